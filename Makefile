@@ -71,5 +71,15 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
 
+# Regenerate the check-plugin protocol code (committed). Needs protoc
+# (Debian: protobuf-compiler); the Go generators are pinned to the grpc and
+# protobuf versions in go.mod (grpc v1.61 wants protoc-gen-go-grpc v1.3.0).
+proto:
+	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler"; exit 1; }
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.3.0
+	protoc --proto_path=plugins/sdk/proto --go_out=paths=source_relative:plugins/sdk/proto \
+	  --go-grpc_out=paths=source_relative:plugins/sdk/proto check.proto
+
 clean:
 	rm -rf $(BIN) dist
