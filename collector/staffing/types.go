@@ -37,6 +37,13 @@ func (c Class) String() string {
 // MarshalText writes the class name.
 func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// UnmarshalText parses a class name.
+func (c *Class) UnmarshalText(b []byte) error {
+	v, err := ParseClass(string(b))
+	*c = v
+	return err
+}
+
 // Classes returns every class, in report order.
 func Classes() []Class {
 	out := make([]Class, numClasses)
@@ -109,6 +116,13 @@ func (t SchoolType) German() string {
 
 // MarshalText writes the type's identifier (e.g. "primary").
 func (t SchoolType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses a type in English or German.
+func (t *SchoolType) UnmarshalText(b []byte) error {
+	v, err := ParseSchoolType(string(b))
+	*t = v
+	return err
+}
 
 // SchoolTypes lists the known types (without TypeUnknown).
 func SchoolTypes() []SchoolType {
