@@ -1,0 +1,373 @@
+// Package ingest is the collector's InfluxDB-compatible write endpoint
+// (POST /api/v2/write): it authenticates the site token, parses and
+// validates line protocol, stamps the trusted tags, stores the points and
+// acknowledges only after the store made them durable. Observers (the
+// availability engine, event and inventory recorders) see each stored
+// batch afterwards.
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/schulmon/schulmon/collector/store"
+	"github.com/schulmon/schulmon/collector/tenancy"
+	"github.com/schulmon/schulmon/metric"
+)
+
+// Limits protect the collector from oversized or abusive requests.
+type Limits struct {
+	MaxBodyBytes    int64 // compressed request body; default 16 MiB
+	MaxDecodedBytes int64 // after gunzip; default 64 MiB
+	MaxLineBytes    int   // default 64 KiB
+	MaxPoints       int   // per request; default 100,000
+	MaxInFlight     int   // concurrent writes before 429; default 256
+}
+
+func (l *Limits) defaults() {
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = 16 << 20
+	}
+	if l.MaxDecodedBytes == 0 {
+		l.MaxDecodedBytes = 64 << 20
+	}
+	if l.MaxLineBytes == 0 {
+		l.MaxLineBytes = 64 << 10
+	}
+	if l.MaxPoints == 0 {
+		l.MaxPoints = 100000
+	}
+	if l.MaxInFlight == 0 {
+		l.MaxInFlight = 256
+	}
+}
+
+// DeviceSeen summarises what one device wrote in a batch: every write
+// counts as a sign of life, at the data's own times.
+type DeviceSeen struct {
+	DeviceID      int64
+	Device, Class string
+	First, Last   time.Time
+	Points        int
+}
+
+// Batch is what observers get after a write was stored.
+type Batch struct {
+	MunicipalityID, SiteID int64
+	Municipality, Site     string
+	Devices                []DeviceSeen
+	// Signals are the points of SignalMeasurements, with the trusted tags
+	// stamped, for engines that need their fields.
+	Signals []metric.Point
+}
+
+// SignalMeasurements are passed to observers in full.
+var SignalMeasurements = map[string]bool{
+	"schulmon_agent":      true,
+	"snmp_poll":           true,
+	"snmp_trap":           true,
+	"check":               true,
+	"discovered_endpoint": true,
+}
+
+// Observer is told about every stored batch. It must not block for long:
+// the write has been acknowledged-to-be and the client is waiting.
+type Observer interface {
+	Observe(ctx context.Context, b *Batch)
+}
+
+// Directory is what ingest needs from tenancy.
+type Directory interface {
+	Authenticate(ctx context.Context, secret string) (*tenancy.Principal, error)
+	ResolveDevice(ctx context.Context, siteID int64, name, class string) (int64, string, error)
+	Seen(deviceID int64, t time.Time)
+}
+
+// Handler serves POST /api/v2/write.
+type Handler struct {
+	dir       Directory
+	store     store.Writer
+	observers []Observer
+	limits    Limits
+	log       *slog.Logger
+	inflight  chan struct{}
+	now       func() time.Time
+
+	parsers sync.Pool
+	bufs    sync.Pool
+
+	requests *prometheus.CounterVec
+	points   prometheus.Counter
+	duration prometheus.Histogram
+}
+
+// New returns a write handler. reg may be nil.
+func New(dir Directory, st store.Writer, limits Limits, log *slog.Logger, reg prometheus.Registerer) *Handler {
+	limits.defaults()
+	h := &Handler{
+		dir: dir, store: st, limits: limits, log: log,
+		inflight: make(chan struct{}, limits.MaxInFlight),
+		now:      time.Now,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "schulmon_collector_write_requests_total", Help: "Write requests by HTTP status code."}, []string{"code"}),
+		points:   prometheus.NewCounter(prometheus.CounterOpts{Name: "schulmon_collector_points_written_total", Help: "Points stored through the write API."}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "schulmon_collector_write_duration_seconds", Help: "Write request duration until acknowledged.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+	}
+	h.parsers.New = func() any {
+		return &metric.Parser{MaxLineBytes: limits.MaxLineBytes, MaxPoints: limits.MaxPoints}
+	}
+	h.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	if reg != nil {
+		reg.MustRegister(h.requests, h.points, h.duration)
+	}
+	return h
+}
+
+// AddObserver registers an observer; call before serving.
+func (h *Handler) AddObserver(o Observer) { h.observers = append(h.observers, o) }
+
+// apiError is InfluxDB's error body.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Line    int    `json:"line,omitempty"`
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string, line int) {
+	h.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Platform-Error-Code", code)
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiError{Code: code, Message: msg, Line: line})
+}
+
+// BearerToken extracts the secret of "Authorization: Token …" (InfluxDB
+// v2) or "Bearer …".
+func BearerToken(r *http.Request) string {
+	a := r.Header.Get("Authorization")
+	for _, p := range []string{"Token ", "Bearer "} {
+		if len(a) > len(p) && strings.EqualFold(a[:len(p)], p) {
+			return strings.TrimSpace(a[len(p):])
+		}
+	}
+	return ""
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		h.fail(w, http.StatusMethodNotAllowed, "method not allowed", "use POST", 0)
+		return
+	}
+	p, err := h.dir.Authenticate(r.Context(), BearerToken(r))
+	if err != nil {
+		if errors.Is(err, tenancy.ErrUnauthenticated) {
+			h.fail(w, http.StatusUnauthorized, "unauthorized", "unauthorized access: send 'Authorization: Token <site token>' with a valid, unrevoked token", 0)
+		} else {
+			h.log.Error("authenticate write", "err", err)
+			h.fail(w, http.StatusServiceUnavailable, "unavailable", "cannot check the token right now; retry later", 0)
+		}
+		return
+	}
+	if p.WriteSite == nil {
+		h.fail(w, http.StatusForbidden, "forbidden", "this token is not bound to a site and cannot write: create an agent token with 'schulmon-collector token create --site …'", 0)
+		return
+	}
+	select {
+	case h.inflight <- struct{}{}:
+		defer func() { <-h.inflight }()
+	default:
+		h.fail(w, http.StatusTooManyRequests, "too many requests", "the collector is busy: retry after the Retry-After delay", 0)
+		return
+	}
+	prec, err := metric.ParsePrecision(r.URL.Query().Get("precision"))
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, "invalid", err.Error(), 0)
+		return
+	}
+
+	bufp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bufp)
+	body, status, err := h.readBody(w, r, (*bufp)[:0])
+	*bufp = body[:0]
+	if err != nil {
+		code := "invalid"
+		if status == http.StatusRequestEntityTooLarge {
+			code = "request too large"
+		}
+		h.fail(w, status, code, err.Error(), 0)
+		return
+	}
+
+	parser := h.parsers.Get().(*metric.Parser)
+	defer h.parsers.Put(parser)
+	if err := parser.Parse(body, prec, h.now().UnixNano()); err != nil {
+		var pe *metric.ParseError
+		line := 0
+		if errors.As(err, &pe) {
+			line = pe.Line
+		}
+		h.fail(w, http.StatusBadRequest, "invalid", "nothing was written: "+err.Error(), line)
+		return
+	}
+	if len(parser.Rows) == 0 {
+		h.requests.WithLabelValues("204").Inc()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+
+	points, batch, err := h.stamp(r.Context(), p.WriteSite, parser.Rows)
+	if err != nil {
+		h.log.Error("resolve devices", "site", p.WriteSite.Name, "err", err)
+		h.fail(w, http.StatusServiceUnavailable, "unavailable", "cannot register devices right now; retry later", 0)
+		return
+	}
+	if err := h.store.Write(r.Context(), points); err != nil {
+		h.log.Error("store write failed", "site", p.WriteSite.Name, "points", len(points), "err", err)
+		h.fail(w, http.StatusServiceUnavailable, "unavailable", "the points could not be stored and were not acknowledged; retry later", 0)
+		return
+	}
+	for _, d := range batch.Devices {
+		h.dir.Seen(d.DeviceID, d.Last)
+	}
+	for _, o := range h.observers {
+		o.Observe(r.Context(), batch)
+	}
+	h.points.Add(float64(len(points)))
+	h.duration.Observe(time.Since(start).Seconds())
+	h.requests.WithLabelValues("204").Inc()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readBody reads the (possibly gzipped) body into buf within the limits.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, int, error) {
+	if r.ContentLength > h.limits.MaxBodyBytes {
+		return buf, http.StatusRequestEntityTooLarge, fmt.Errorf("request body of %d bytes is larger than the limit of %d bytes: send smaller batches", r.ContentLength, h.limits.MaxBodyBytes)
+	}
+	var src io.Reader = http.MaxBytesReader(w, r.Body, h.limits.MaxBodyBytes)
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return buf, http.StatusBadRequest, fmt.Errorf("body is not valid gzip (Content-Encoding: gzip): %v", err)
+		}
+		defer zr.Close()
+		src = io.LimitReader(zr, h.limits.MaxDecodedBytes+1)
+	default:
+		return buf, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > h.limits.MaxDecodedBytes {
+			return buf, http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body is larger than the limit of %d bytes: send smaller batches", h.limits.MaxDecodedBytes)
+		}
+		if err == io.EOF {
+			return buf, 0, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return buf, http.StatusRequestEntityTooLarge, fmt.Errorf("request body is larger than the limit of %d bytes: send smaller batches", h.limits.MaxBodyBytes)
+			}
+			if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return buf, http.StatusBadRequest, fmt.Errorf("body is not valid gzip (Content-Encoding: gzip): %v", err)
+			}
+			return buf, http.StatusBadRequest, fmt.Errorf("read request body: %v", err)
+		}
+	}
+}
+
+// stamp resolves the device of every row, removes client-sent trusted tags
+// and builds the store points and the observers' batch.
+func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.Row) ([]store.Point, *Batch, error) {
+	points := make([]store.Point, len(rows))
+	batch := &Batch{MunicipalityID: site.MunicipalityID, SiteID: site.ID, Municipality: site.Municipality, Site: site.Name}
+	seen := map[int64]int{} // device id → index in batch.Devices
+	var lastName []byte
+	var lastID int64
+	var lastClass string
+	for i := range rows {
+		row := &rows[i]
+		var device, host, class []byte
+		kept := row.Tags[:0]
+		for _, t := range row.Tags {
+			switch string(t.Key) {
+			case "device":
+				device = t.Value
+				continue
+			case "class":
+				class = t.Value
+				continue
+			case "municipality", "site":
+				continue // never trusted from a client
+			case "host":
+				host = t.Value
+			}
+			kept = append(kept, t)
+		}
+		row.Tags = kept
+		name := device
+		defClass := "other"
+		if len(name) == 0 {
+			name = host
+			defClass = "server" // a host agent (schulmon or Telegraf) reporting itself
+		}
+		if len(name) == 0 {
+			name = []byte(site.Name)
+		}
+		if len(class) > 0 {
+			defClass = string(class)
+		}
+		// Rows of one device usually come together: skip the map lookup.
+		if lastName == nil || string(name) != string(lastName) {
+			id, cls, err := h.dir.ResolveDevice(ctx, site.ID, string(name), defClass)
+			if err != nil {
+				return nil, nil, err
+			}
+			lastName, lastID, lastClass = name, id, cls
+		}
+		points[i] = store.Point{SiteID: site.ID, DeviceID: lastID, Municipality: site.Municipality, Site: site.Name, Device: string(lastName), Class: lastClass, Row: row}
+		t := time.Unix(0, row.Time)
+		if j, ok := seen[lastID]; ok {
+			d := &batch.Devices[j]
+			d.Points++
+			if t.Before(d.First) {
+				d.First = t
+			}
+			if t.After(d.Last) {
+				d.Last = t
+			}
+		} else {
+			seen[lastID] = len(batch.Devices)
+			batch.Devices = append(batch.Devices, DeviceSeen{DeviceID: lastID, Device: string(lastName), Class: lastClass, First: t, Last: t, Points: 1})
+		}
+		if SignalMeasurements[string(row.Measurement)] {
+			sp := row.Point()
+			sp.SetTag("municipality", site.Municipality)
+			sp.SetTag("site", site.Name)
+			sp.SetTag("device", string(lastName))
+			sp.SetTag("class", lastClass)
+			batch.Signals = append(batch.Signals, sp)
+		}
+	}
+	return points, batch, nil
+}

@@ -1,0 +1,76 @@
+// Package sqlitedb opens the collector's embedded SQLite databases (pure Go,
+// modernc.org/sqlite) with the settings every user of them relies on: WAL,
+// a busy timeout, foreign keys and full fsync on commit, so that a
+// committed transaction survives a crash or power loss.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Open opens (creating if needed) the SQLite database at path.
+func Open(ctx context.Context, path string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create directory for %s: %w", path, err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "cache_size(-65536)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Migration is one schema step; steps run in order, once each.
+type Migration struct {
+	Version int
+	SQL     string
+}
+
+// Migrate applies the migrations of one component, recorded under name in
+// the schema_migrations table, so that several packages can each own
+// their tables in one database.
+func Migrate(ctx context.Context, db *sql.DB, name string, steps []Migration) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations(component TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY(component, version))`); err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	for _, m := range steps {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE component=? AND version=?`, name, m.Version).Scan(&n); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s to version %d: %w", name, m.Version, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to version %d: %w", name, m.Version, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(component, version) VALUES(?, ?)`, name, m.Version); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to version %d: %w", name, m.Version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s to version %d: %w", name, m.Version, err)
+		}
+	}
+	return nil
+}

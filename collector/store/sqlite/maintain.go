@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/schulmon/schulmon/metric"
+)
+
+// maintain rolls up completed five-minute buckets every minute and applies
+// retention every hour.
+func (s *Store) maintain() {
+	defer s.wg.Done()
+	roll := time.NewTicker(time.Minute)
+	defer roll.Stop()
+	lastRetention := time.Time{}
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-roll.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+			if err := s.Rollup(ctx, now); err != nil {
+				s.log.Error("rollup failed", "err", err)
+			}
+			if now.Sub(lastRetention) >= time.Hour {
+				if err := s.ApplyRetention(ctx, now); err != nil {
+					s.log.Error("retention failed", "err", err)
+				}
+				lastRetention = now
+			}
+			cancel()
+		}
+	}
+}
+
+const metaWatermark = "rollup_watermark"
+
+// Rollup aggregates raw points into five-minute buckets: every bucket
+// completed since the last run, and again every bucket that late data
+// (e.g. an agent replaying its outbox) changed.
+func (s *Store) Rollup(ctx context.Context, now time.Time) error {
+	step := rollupStep.Nanoseconds()
+	end := now.UnixNano() - now.UnixNano()%step
+	wm := s.wm.Load()
+	from := wm
+	if from == 0 {
+		// First run: start from the oldest raw point.
+		var oldest sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points`).Scan(&oldest); err != nil {
+			return fmt.Errorf("find oldest point: %w", err)
+		}
+		if !oldest.Valid {
+			return s.setWatermark(ctx, end)
+		}
+		from = oldest.Int64 - oldest.Int64%step
+	}
+	s.mu.Lock()
+	dirty := s.dirtyFrom
+	s.dirtyFrom = 0
+	s.mu.Unlock()
+	if dirty != 0 && dirty < from {
+		from = dirty - dirty%step
+	}
+	if from >= end {
+		return nil
+	}
+	// One hour at a time keeps transactions and memory bounded.
+	for a := from; a < end; a += int64(time.Hour) {
+		b := min(a+int64(time.Hour), end)
+		if err := s.rollupRange(ctx, a, b); err != nil {
+			s.mu.Lock()
+			if s.dirtyFrom == 0 || a < s.dirtyFrom {
+				s.dirtyFrom = a
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	return s.setWatermark(ctx, max(end, wm))
+}
+
+func (s *Store) setWatermark(ctx context.Context, v int64) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, metaWatermark, v); err != nil {
+		return fmt.Errorf("save rollup watermark: %w", err)
+	}
+	s.wm.Store(v)
+	return nil
+}
+
+type rollKey struct {
+	series int64
+	field  string
+	bucket int64
+}
+
+type rollVal struct {
+	count         int64
+	sum, min, max float64
+}
+
+func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
+	step := rollupStep.Nanoseconds()
+	rows, err := s.db.QueryContext(ctx, `SELECT time, series_id, fields FROM points WHERE time >= ? AND time < ?`, from, to)
+	if err != nil {
+		return fmt.Errorf("read points for rollup: %w", err)
+	}
+	acc := map[rollKey]*rollVal{}
+	for rows.Next() {
+		var t, id int64
+		var blob []byte
+		if err := rows.Scan(&t, &id, &blob); err != nil {
+			rows.Close()
+			return fmt.Errorf("read points for rollup: %w", err)
+		}
+		b := t - t%step
+		_ = eachField(blob, func(key []byte, kind metric.Kind, num uint64, _ []byte) bool {
+			v, ok := numeric(kind, num)
+			if !ok {
+				return true
+			}
+			k := rollKey{id, string(key), b}
+			r := acc[k]
+			if r == nil {
+				acc[k] = &rollVal{count: 1, sum: v, min: v, max: v}
+				return true
+			}
+			r.count++
+			r.sum += v
+			r.min = min(r.min, v)
+			r.max = max(r.max, v)
+			return true
+		})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read points for rollup: %w", err)
+	}
+	if len(acc) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write rollups: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups(series_id, field, bucket, count, sum, min, max) VALUES(?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("write rollups: %w", err)
+	}
+	defer st.Close()
+	for k, v := range acc {
+		if _, err := st.ExecContext(ctx, k.series, k.field, k.bucket, v.count, v.sum, v.min, v.max); err != nil {
+			return fmt.Errorf("write rollups: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// ApplyRetention deletes raw points and rollups older than their retention.
+func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, now.Add(-s.opts.RawRetention).UnixNano()); err != nil {
+		return fmt.Errorf("delete raw points past retention: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM rollups WHERE bucket < ?`, now.Add(-s.opts.RollupRetention).UnixNano()); err != nil {
+		return fmt.Errorf("delete rollups past retention: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/store"
+	"github.com/schulmon/schulmon/metric"
+)
+
+// Query reads one field of a device's measurement. Steps of five minutes
+// or more read the rollups (which reach back two years); shorter steps
+// read raw points.
+func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Series, error) {
+	if q.DeviceID == 0 || q.Measurement == "" || q.Field == "" {
+		return nil, fmt.Errorf("query needs a device, a measurement and a field")
+	}
+	if !q.To.After(q.From) {
+		return nil, fmt.Errorf("query range is empty: from %s is not before to %s", q.From, q.To)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, tags FROM series WHERE device_id=? AND measurement=?`, q.DeviceID, q.Measurement)
+	if err != nil {
+		return nil, fmt.Errorf("find series: %w", err)
+	}
+	bySeries := map[int64]*store.Series{}
+	var ids []string
+	for rows.Next() {
+		var id int64
+		var tj string
+		if err := rows.Scan(&id, &tj); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find series: %w", err)
+		}
+		sr := &store.Series{Measurement: q.Measurement, Field: q.Field, Tags: map[string]string{}}
+		if err := json.Unmarshal([]byte(tj), &sr.Tags); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("series %d has corrupt tags: %w", id, err)
+		}
+		sr.Tags["site"], sr.Tags["device"] = q.Site, q.Device
+		bySeries[id] = sr
+		ids = append(ids, fmt.Sprint(id))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return []store.Series{}, nil
+	}
+	in := strings.Join(ids, ",")
+	if q.Step >= rollupStep {
+		err = s.queryRollups(ctx, q, in, bySeries)
+	} else {
+		err = s.queryRaw(ctx, q, in, bySeries)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Series, 0, len(bySeries))
+	for _, sr := range bySeries {
+		if len(sr.Samples) > 0 {
+			out = append(out, *sr)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i].Tags) < fmt.Sprint(out[j].Tags) })
+	return out, nil
+}
+
+func (s *Store) queryRaw(ctx context.Context, q store.Query, in string, bySeries map[int64]*store.Series) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT time, series_id, fields FROM points WHERE time >= ? AND time < ? AND series_id IN (`+in+`) ORDER BY time`,
+		q.From.UnixNano(), q.To.UnixNano())
+	if err != nil {
+		return fmt.Errorf("read points: %w", err)
+	}
+	defer rows.Close()
+	type acc struct {
+		bucket int64
+		sum    float64
+		n      int
+	}
+	accs := map[int64]*acc{}
+	step := q.Step.Nanoseconds()
+	for rows.Next() {
+		var t, id int64
+		var blob []byte
+		if err := rows.Scan(&t, &id, &blob); err != nil {
+			return fmt.Errorf("read points: %w", err)
+		}
+		var v float64
+		var found bool
+		if err := eachField(blob, func(key []byte, kind metric.Kind, num uint64, _ []byte) bool {
+			if string(key) == q.Field {
+				v, found = numeric(kind, num)
+				return false
+			}
+			return true
+		}); err != nil {
+			return fmt.Errorf("read point of series %d at %d: %w", id, t, err)
+		}
+		if !found {
+			continue
+		}
+		sr := bySeries[id]
+		if step <= 0 {
+			sr.Samples = append(sr.Samples, store.Sample{Time: time.Unix(0, t).UTC(), Value: v})
+			continue
+		}
+		b := t - t%step
+		a := accs[id]
+		if a == nil || a.bucket != b {
+			if a != nil && a.n > 0 {
+				sr.Samples = append(sr.Samples, store.Sample{Time: time.Unix(0, a.bucket).UTC(), Value: a.sum / float64(a.n)})
+			}
+			a = &acc{bucket: b}
+			accs[id] = a
+		}
+		a.sum += v
+		a.n++
+	}
+	for id, a := range accs {
+		if a.n > 0 {
+			bySeries[id].Samples = append(bySeries[id].Samples, store.Sample{Time: time.Unix(0, a.bucket).UTC(), Value: a.sum / float64(a.n)})
+		}
+	}
+	return rows.Err()
+}
+
+func (s *Store) queryRollups(ctx context.Context, q store.Query, in string, bySeries map[int64]*store.Series) error {
+	step := q.Step.Nanoseconds()
+	rows, err := s.db.QueryContext(ctx, `SELECT series_id, bucket - bucket % ?, sum(sum) / sum(count) FROM rollups
+		WHERE series_id IN (`+in+`) AND field=? AND bucket >= ? AND bucket < ? GROUP BY 1, 2 ORDER BY 1, 2`,
+		step, q.Field, q.From.UnixNano(), q.To.UnixNano())
+	if err != nil {
+		return fmt.Errorf("read rollups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, b int64
+		var v float64
+		if err := rows.Scan(&id, &b, &v); err != nil {
+			return fmt.Errorf("read rollups: %w", err)
+		}
+		bySeries[id].Samples = append(bySeries[id].Samples, store.Sample{Time: time.Unix(0, b).UTC(), Value: v})
+	}
+	return rows.Err()
+}

@@ -1,0 +1,365 @@
+// Package sqlite is the embedded metric store: one SQLite file (pure Go,
+// WAL, full fsync), raw points keyed by (time, series) so that ingest is an
+// append, 5-minute rollups keyed by series for long ranges, and retention
+// for both. Concurrent writers are merged into one transaction (group
+// commit); each Write returns after that transaction committed.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/sqlitedb"
+	"github.com/schulmon/schulmon/collector/store"
+	"github.com/schulmon/schulmon/metric"
+)
+
+var migrations = []sqlitedb.Migration{{Version: 1, SQL: `
+CREATE TABLE series(
+	id INTEGER PRIMARY KEY,
+	key BLOB NOT NULL UNIQUE,
+	site_id INTEGER NOT NULL,
+	device_id INTEGER NOT NULL,
+	measurement TEXT NOT NULL,
+	tags TEXT NOT NULL
+);
+CREATE INDEX series_device ON series(device_id, measurement);
+-- (time, series) keeps inserts appending; the same series and time again
+-- replaces the row, as InfluxDB overwrites, so replays never double-count.
+CREATE TABLE points(
+	time INTEGER NOT NULL,
+	series_id INTEGER NOT NULL,
+	fields BLOB NOT NULL,
+	PRIMARY KEY(time, series_id)
+) WITHOUT ROWID;
+CREATE TABLE rollups(
+	series_id INTEGER NOT NULL,
+	field TEXT NOT NULL,
+	bucket INTEGER NOT NULL,
+	count INTEGER NOT NULL,
+	sum REAL NOT NULL,
+	min REAL NOT NULL,
+	max REAL NOT NULL,
+	PRIMARY KEY(series_id, field, bucket)
+) WITHOUT ROWID;
+CREATE TABLE store_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`}}
+
+// Options tune the store; zero values take the defaults.
+type Options struct {
+	RawRetention    time.Duration // default 30 days
+	RollupRetention time.Duration // default 2 years
+	// MaxBatchPoints caps one group-commit transaction.
+	MaxBatchPoints int
+	Logger         *slog.Logger
+}
+
+const rollupStep = 5 * time.Minute
+
+// Store is the embedded store. Create it with Open.
+type Store struct {
+	db   *sql.DB
+	opts Options
+	log  *slog.Logger
+
+	reqs chan *writeReq
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	wm atomic.Int64 // end of the last rolled-up bucket (Unix ns)
+
+	mu     sync.Mutex
+	series map[string]int64 // series key → id
+	// dirtyFrom is the oldest data time written below the rollup
+	// watermark since the last rollup run (0 = none).
+	dirtyFrom int64
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats are counters for /metrics.
+type Stats struct {
+	Commits      uint64
+	Points       uint64
+	CommitErrors uint64
+	Series       int
+}
+
+type encodedPoint struct {
+	key       []byte
+	siteID    int64
+	deviceID  int64
+	row       *metric.Row
+	time      int64
+	fieldBlob []byte
+}
+
+type writeReq struct {
+	points []encodedPoint
+	err    chan error
+}
+
+// Open opens or creates the store in the SQLite file at path.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.RawRetention == 0 {
+		opts.RawRetention = 30 * 24 * time.Hour
+	}
+	if opts.RollupRetention == 0 {
+		opts.RollupRetention = 2 * 365 * 24 * time.Hour
+	}
+	if opts.MaxBatchPoints == 0 {
+		opts.MaxBatchPoints = 50000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	db, err := sqlitedb.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	// WAL lets readers run beside the one writer (the group-commit
+	// goroutine); rollups and retention wait on the busy timeout.
+	db.SetMaxOpenConns(4)
+	if err := sqlitedb.Migrate(ctx, db, "points", migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, opts: opts, log: opts.Logger, reqs: make(chan *writeReq, 1024), done: make(chan struct{}), series: map[string]int64{}}
+	if err := s.loadSeries(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	var wm int64
+	if err := db.QueryRowContext(ctx, `SELECT value FROM store_meta WHERE key=?`, metaWatermark).Scan(&wm); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		db.Close()
+		return nil, fmt.Errorf("read rollup watermark: %w", err)
+	}
+	s.wm.Store(wm)
+	s.wg.Add(2)
+	go s.writer()
+	go s.maintain()
+	return s, nil
+}
+
+func (s *Store) loadSeries(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, key FROM series`)
+	if err != nil {
+		return fmt.Errorf("load series: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var key []byte
+		if err := rows.Scan(&id, &key); err != nil {
+			return fmt.Errorf("load series: %w", err)
+		}
+		s.series[string(key)] = id
+	}
+	return rows.Err()
+}
+
+// DB exposes the database for tests and tools.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Stats returns counters.
+func (s *Store) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := s.stats
+	s.mu.Lock()
+	st.Series = len(s.series)
+	s.mu.Unlock()
+	return st
+}
+
+// Write stores points durably. The encoding happens in the caller's
+// goroutine; the commit is shared with concurrent writers.
+func (s *Store) Write(ctx context.Context, points []store.Point) error {
+	if len(points) == 0 {
+		return nil
+	}
+	enc := make([]encodedPoint, len(points))
+	var buf []byte
+	for i := range points {
+		p := &points[i]
+		start := len(buf)
+		buf = appendSeriesKey(buf, p.DeviceID, p.Row)
+		keyEnd := len(buf)
+		buf = appendFields(buf, p.Row.Fields)
+		enc[i] = encodedPoint{siteID: p.SiteID, deviceID: p.DeviceID, row: p.Row, time: p.Row.Time}
+		enc[i].key = buf[start:keyEnd:keyEnd]
+		enc[i].fieldBlob = buf[keyEnd:len(buf):len(buf)]
+	}
+	// Earlier slices may point into an older array of buf after it grew;
+	// that array stays valid, so no copy is needed.
+	req := &writeReq{points: enc, err: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return errors.New("store is closed")
+	}
+	select {
+	case err := <-req.err:
+		return err
+	case <-ctx.Done():
+		// The commit may still happen; the client will retry and the
+		// (time, series) key makes that an overwrite.
+		return ctx.Err()
+	}
+}
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	var batch []*writeReq
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.done:
+			// Drain what is queued so that nothing accepted is dropped.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+		n := len(first.points)
+	fill:
+		for n < s.opts.MaxBatchPoints {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.points)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+const insertChunk = 100 // rows per INSERT statement
+
+func (s *Store) commit(batch []*writeReq) {
+	err := s.commitTx(batch)
+	s.statsMu.Lock()
+	if err != nil {
+		s.stats.CommitErrors++
+	} else {
+		s.stats.Commits++
+		for _, r := range batch {
+			s.stats.Points += uint64(len(r.points))
+		}
+	}
+	s.statsMu.Unlock()
+	if err != nil {
+		s.log.Error("store commit failed", "err", err)
+		// New series ids from the failed transaction are gone with it.
+		s.mu.Lock()
+		s.series = map[string]int64{}
+		s.mu.Unlock()
+		if lerr := s.loadSeries(context.Background()); lerr != nil {
+			s.log.Error("reload series after failed commit", "err", lerr)
+		}
+	}
+	for _, r := range batch {
+		r.err <- err
+	}
+}
+
+func (s *Store) commitTx(batch []*writeReq) error {
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer tx.Rollback()
+
+	watermark := s.wm.Load()
+	var minLate int64
+	var args []any
+	var insSeries *sql.Stmt
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		q := "INSERT OR REPLACE INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", len(args)/3), ",")
+		_, err := tx.ExecContext(ctx, q, args...)
+		args = args[:0]
+		return err
+	}
+	for _, r := range batch {
+		for i := range r.points {
+			p := &r.points[i]
+			s.mu.Lock()
+			id, ok := s.series[string(p.key)]
+			s.mu.Unlock()
+			if !ok {
+				if insSeries == nil {
+					if insSeries, err = tx.PrepareContext(ctx, `INSERT INTO series(key, site_id, device_id, measurement, tags) VALUES(?, ?, ?, ?, ?) RETURNING id`); err != nil {
+						return fmt.Errorf("prepare series insert: %w", err)
+					}
+					defer insSeries.Close()
+				}
+				tags := make(map[string]string, len(p.row.Tags))
+				for _, t := range p.row.Tags {
+					tags[string(t.Key)] = string(t.Value)
+				}
+				tj, _ := json.Marshal(tags)
+				if err := insSeries.QueryRowContext(ctx, p.key, p.siteID, p.deviceID, string(p.row.Measurement), string(tj)).Scan(&id); err != nil {
+					return fmt.Errorf("create series %s: %w", p.row.Measurement, err)
+				}
+				s.mu.Lock()
+				s.series[string(p.key)] = id
+				s.mu.Unlock()
+			}
+			if p.time < watermark && (minLate == 0 || p.time < minLate) {
+				minLate = p.time
+			}
+			args = append(args, p.time, id, p.fieldBlob)
+			if len(args) == 3*insertChunk {
+				if err := flush(); err != nil {
+					return fmt.Errorf("insert points: %w", err)
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("insert points: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit points: %w", err)
+	}
+	if minLate != 0 {
+		s.mu.Lock()
+		if s.dirtyFrom == 0 || minLate < s.dirtyFrom {
+			s.dirtyFrom = minLate
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Close stops the background work after committing what is queued.
+func (s *Store) Close() error {
+	close(s.done)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+var _ store.Store = (*Store)(nil)

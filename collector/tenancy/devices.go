@@ -1,0 +1,168 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Device is a monitored device of a site.
+type Device struct {
+	ID       int64     `json:"id"`
+	SiteID   int64     `json:"site_id"`
+	Site     string    `json:"site"`
+	Name     string    `json:"name"`
+	Class    string    `json:"class"`
+	Parent   string    `json:"parent,omitempty"`
+	First    time.Time `json:"first_seen"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// ResolveDevice returns the id and class of device name at site, registering
+// it on first sight with class (or "other" when class is not valid). It is
+// on the write path: known devices are answered from memory.
+func (d *Directory) ResolveDevice(ctx context.Context, siteID int64, name, class string) (int64, string, error) {
+	k := deviceKey{siteID, name}
+	d.mu.Lock()
+	e, ok := d.devices[k]
+	d.mu.Unlock()
+	if ok {
+		return e.id, e.class, nil
+	}
+	if !ValidClass(class) {
+		class = "other"
+	}
+	now := time.Now().UnixNano()
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO devices(site_id, name, class, first_seen, last_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT(site_id, name) DO NOTHING`,
+		siteID, name, class, now, now); err != nil {
+		return 0, "", fmt.Errorf("register device %q: %w", name, err)
+	}
+	e = &deviceEntry{}
+	if err := d.db.QueryRowContext(ctx, `SELECT id, class FROM devices WHERE site_id=? AND name=?`, siteID, name).Scan(&e.id, &e.class); err != nil {
+		return 0, "", fmt.Errorf("register device %q: %w", name, err)
+	}
+	d.mu.Lock()
+	d.devices[k] = e
+	d.mu.Unlock()
+	return e.id, e.class, nil
+}
+
+// Seen records that a device wrote data up to t (data time). The times are
+// kept in memory and saved by FlushSeen, so that writes stay cheap.
+func (d *Directory) Seen(deviceID int64, t time.Time) {
+	ns := t.UnixNano()
+	d.mu.Lock()
+	if ns > d.dirty[deviceID] {
+		d.dirty[deviceID] = ns
+	}
+	d.mu.Unlock()
+}
+
+// FlushSeen saves the last-seen times collected by Seen.
+func (d *Directory) FlushSeen(ctx context.Context) error {
+	d.mu.Lock()
+	dirty := d.dirty
+	d.dirty = make(map[int64]int64, len(dirty))
+	d.mu.Unlock()
+	if len(dirty) == 0 {
+		return nil
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save last-seen times: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `UPDATE devices SET last_seen=max(last_seen, ?) WHERE id=?`)
+	if err != nil {
+		return fmt.Errorf("save last-seen times: %w", err)
+	}
+	for id, ns := range dirty {
+		if _, err := st.ExecContext(ctx, ns, id); err != nil {
+			return fmt.Errorf("save last-seen times: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// SetDeviceClass overrides a device's class (from config or an operator);
+// an overridden class is no longer changed by what agents report.
+func (d *Directory) SetDeviceClass(ctx context.Context, siteID int64, name, class string) error {
+	if !ValidClass(class) {
+		return fmt.Errorf("unknown device class %q", class)
+	}
+	res, err := d.db.ExecContext(ctx, `UPDATE devices SET class=?, class_fixed=1 WHERE site_id=? AND name=?`, class, siteID, name)
+	if err != nil {
+		return fmt.Errorf("set class of %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("device %q: %w", name, ErrNotFound)
+	}
+	d.mu.Lock()
+	if e := d.devices[deviceKey{siteID, name}]; e != nil {
+		e.class = class
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// Devices lists the devices of a site, including last-seen times not yet
+// flushed.
+func (d *Directory) Devices(ctx context.Context, siteID int64) ([]Device, error) {
+	return d.queryDevices(ctx, `WHERE d.site_id=? ORDER BY d.class, d.name`, siteID)
+}
+
+// AllDevices lists every device of every site (for reports and the UI).
+func (d *Directory) AllDevices(ctx context.Context) ([]Device, error) {
+	return d.queryDevices(ctx, `ORDER BY s.name, d.class, d.name`)
+}
+
+// DeviceByName returns one device of a site.
+func (d *Directory) DeviceByName(ctx context.Context, siteID int64, name string) (Device, error) {
+	devs, err := d.queryDevices(ctx, `WHERE d.site_id=? AND d.name=?`, siteID, name)
+	if err != nil {
+		return Device{}, err
+	}
+	if len(devs) == 0 {
+		return Device{}, fmt.Errorf("device %q: %w", name, ErrNotFound)
+	}
+	return devs[0], nil
+}
+
+func (d *Directory) queryDevices(ctx context.Context, where string, args ...any) ([]Device, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT d.id, d.site_id, s.name, d.name, d.class, d.parent, d.first_seen, d.last_seen
+		FROM devices d JOIN sites s ON s.id = d.site_id `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var out []Device
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for rows.Next() {
+		var dev Device
+		var first, last int64
+		if err := rows.Scan(&dev.ID, &dev.SiteID, &dev.Site, &dev.Name, &dev.Class, &dev.Parent, &first, &last); err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		if ns := d.dirty[dev.ID]; ns > last {
+			last = ns
+		}
+		dev.First, dev.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		out = append(out, dev)
+	}
+	return out, rows.Err()
+}
+
+// SetParent records a device's parent (the uplink or access switch it
+// depends on), from config or LLDP.
+func (d *Directory) SetParent(ctx context.Context, siteID int64, name, parent string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE devices SET parent=? WHERE site_id=? AND name=?`, parent, siteID, name)
+	if err != nil {
+		return fmt.Errorf("set parent of %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("device %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
