@@ -165,4 +165,3 @@ func (d *Directory) SetParent(ctx context.Context, siteID int64, name, parent st
 	}
 	return nil
 }
-
