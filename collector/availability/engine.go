@@ -1,0 +1,855 @@
+package availability
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// SignalKind says what produced a signal.
+type SignalKind uint8
+
+// Signal kinds.
+const (
+	SignalHeartbeat SignalKind = iota + 1 // any write of an agent about its own host
+	SignalPoll                            // SNMP poll result
+	SignalCheck                           // check-plugin result (a service object)
+	SignalTrap                            // SNMP trap
+)
+
+// ObjectInfo names the object a signal is about, with the tenancy the
+// collector stamped on it.
+type ObjectInfo struct {
+	MunicipalityID, SiteID, DeviceID int64
+	Municipality, Site, Device       string
+	Class                            string
+	Check                            string // check instance name for service objects
+}
+
+// Key is the identity of the object.
+func (o ObjectInfo) Key() ObjectKey { return ObjectKey{o.SiteID, o.Device, o.Check} }
+
+// Signal is one piece of evidence about one object at one data time.
+type Signal struct {
+	Object ObjectInfo
+	Time   time.Time
+	Kind   SignalKind
+	// OK is true for a sign of life (heartbeat, reachable poll, check
+	// status ok or warning, a trap) and false for a failure.
+	OK    bool
+	Cause Cause // cause of a failure; defaults by kind
+	// Rebooted says the device restarted; BootTime when it came back up
+	// (data time minus sysUpTime), zero if unknown.
+	Rebooted bool
+	BootTime time.Time
+	// Uptime is sysUpTime in seconds if HasUptime. A decrease between two
+	// polls is a reboot.
+	Uptime    float64
+	HasUptime bool
+}
+
+// EventKind is what happened to an outage.
+type EventKind string
+
+// Event kinds.
+const (
+	EventDown      EventKind = "down"      // an outage was detected
+	EventRecovered EventKind = "recovered" // the outage ended and the object stayed up
+	EventRevoked   EventKind = "revoked"   // replayed data proved the object was up after all
+)
+
+// Event is a change of an outage, for alerting.
+type Event struct {
+	Kind   EventKind `json:"kind"`
+	Object Object    `json:"object"`
+	Span   Span      `json:"span"`
+	At     time.Time `json:"at"`
+	// Maintenance is true if the object was in a maintenance window at the
+	// outage's start; Unreachable if its parent was down then (the outage
+	// is counted, and alerted, at the parent).
+	Maintenance bool `json:"maintenance"`
+	Unreachable bool `json:"unreachable"`
+}
+
+// EventHandler receives outage events (alerting implements it). It is
+// called without the engine's lock held.
+type EventHandler interface {
+	HandleEvents(ctx context.Context, events []Event)
+}
+
+// Config configures the engine. The zero value is usable.
+type Config struct {
+	Heartbeat Detection // agents (default interval 10 s)
+	Poll      Detection // SNMP polls (default interval 60 s)
+	Check     Detection // check plugins (default interval 60 s)
+	// Horizon is how far back replayed data can still revise outages kept
+	// in memory (default 7 days); older outages are final in the database.
+	Horizon time.Duration
+	// Partition selects the sites this engine works on (nil: all), so that
+	// several collectors can share the work.
+	Partition func(siteID int64) bool
+	// Now is the clock (default time.Now). Data times come from the data.
+	Now    func() time.Time
+	Logger *slog.Logger
+	Events EventHandler
+	// ReloadEvery is how often Tick re-reads maintenance windows and gaps
+	// that the CLI or API may have changed (default 30 s).
+	ReloadEvery time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	c.Heartbeat = c.Heartbeat.withDefaults(10 * time.Second)
+	c.Poll = c.Poll.withDefaults(60 * time.Second)
+	c.Check = c.Check.withDefaults(60 * time.Second)
+	if c.Horizon <= 0 {
+		c.Horizon = 7 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ReloadEvery <= 0 {
+		c.ReloadEvery = 30 * time.Second
+	}
+	return c
+}
+
+type objState struct {
+	Object
+	p         params
+	segs      []seg
+	spans     []Span // derived, as stored (with IDs)
+	notified  map[int64]bool
+	nextCheck int64
+	dirty     bool // evidence changed since the last checkpoint
+	uptime    float64
+	uptimeAt  int64
+}
+
+// Engine turns signals into states and outages. It is safe for
+// concurrent use.
+type Engine struct {
+	db  *sql.DB
+	cfg Config
+
+	mu       sync.Mutex
+	objs     map[ObjectKey]*objState
+	byID     map[int64]*objState
+	list     []*objState
+	children map[int64][]int64
+	gaps     map[int64][]gapSpan
+	maint    []Maintenance
+	runID    int64
+	reloaded time.Time
+}
+
+// Open creates the tables if needed, rebuilds the engine's state from the
+// database and records the start of this collector run.
+func Open(ctx context.Context, db *sql.DB, cfg Config) (*Engine, error) {
+	if err := Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	e := &Engine{db: db, cfg: cfg.withDefaults(), objs: map[ObjectKey]*objState{}, byID: map[int64]*objState{}, children: map[int64][]int64{}}
+	now := e.cfg.Now()
+	res, err := db.ExecContext(ctx, `INSERT INTO av_runs(started_ms, alive_ms) VALUES(?,?)`, ms(now), ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("availability: record collector start: %w", err)
+	}
+	e.runID, _ = res.LastInsertId()
+	if err := e.reload(ctx, now); err != nil {
+		return nil, err
+	}
+	if err := e.loadObjects(ctx, now); err != nil {
+		return nil, err
+	}
+	// Re-derive everything: the time the collector was down is now a gap.
+	if err := e.evaluate(ctx, now, true); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) reload(ctx context.Context, now time.Time) error {
+	gaps, err := loadGaps(ctx, e.db)
+	if err != nil {
+		return err
+	}
+	for k := range gaps {
+		sort.Slice(gaps[k], func(i, j int) bool { return gaps[k][i].Start < gaps[k][j].Start })
+	}
+	maint, err := ListMaintenance(ctx, e.db)
+	if err != nil {
+		return err
+	}
+	e.gaps, e.maint, e.reloaded = gaps, maint, now
+	return nil
+}
+
+func (e *Engine) inPartition(site int64) bool {
+	return e.cfg.Partition == nil || e.cfg.Partition(site)
+}
+
+func (e *Engine) paramsFor(o *Object) params {
+	switch {
+	case o.Heartbeat:
+		return e.cfg.Heartbeat.params()
+	case o.Check != "":
+		return e.cfg.Check.params()
+	}
+	return e.cfg.Poll.params()
+}
+
+func (e *Engine) loadObjects(ctx context.Context, now time.Time) error {
+	rows, err := e.db.QueryContext(ctx, `SELECT id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms, segs FROM av_objects`)
+	if err != nil {
+		return fmt.Errorf("availability: load objects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		st := &objState{notified: map[int64]bool{}}
+		var blob []byte
+		if err := rows.Scan(&st.ID, &st.MunicipalityID, &st.SiteID, &st.DeviceID, &st.Municipality, &st.Site, &st.Device, &st.Class, &st.Check,
+			&st.ParentID, &st.Critical, &st.Heartbeat, &st.FirstSeen, &blob); err != nil {
+			return fmt.Errorf("availability: load objects: %w", err)
+		}
+		if !e.inPartition(st.SiteID) {
+			continue
+		}
+		if st.segs, err = decodeSegs(blob); err != nil {
+			return fmt.Errorf("availability: object %s: %w", st.Name(), err)
+		}
+		st.p = e.paramsFor(&st.Object)
+		e.add(st)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("availability: load objects: %w", err)
+	}
+	rows.Close()
+	// Spans that derivation may still revise: those from the first kept
+	// evidence on.
+	srows, err := e.db.QueryContext(ctx, `SELECT id, object_id, state, cause, start_ms, end_ms, children FROM av_spans WHERE end_ms IS NULL OR end_ms >= ? ORDER BY object_id, start_ms`, ms(now)-e.cfg.Horizon.Milliseconds()*2)
+	if err != nil {
+		return fmt.Errorf("availability: load spans: %w", err)
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var sp Span
+		var end sql.NullInt64
+		var children string
+		if err := srows.Scan(&sp.ID, &sp.ObjectID, &sp.State, &sp.Cause, &sp.Start, &end, &children); err != nil {
+			return fmt.Errorf("availability: load spans: %w", err)
+		}
+		st := e.byID[sp.ObjectID]
+		if st == nil || len(st.segs) == 0 || sp.Start < st.segs[0].S {
+			continue
+		}
+		sp.End, sp.Children = end.Int64, splitChildren(children)
+		st.spans = append(st.spans, sp)
+		if sp.End != 0 {
+			st.notified[sp.Start] = true // assume sent; alerting dedupes anyway
+		}
+	}
+	return srows.Err()
+}
+
+func (e *Engine) add(st *objState) {
+	e.objs[st.Key()] = st
+	e.byID[st.ID] = st
+	e.list = append(e.list, st)
+	if st.ParentID != 0 {
+		e.children[st.ParentID] = append(e.children[st.ParentID], st.ID)
+	}
+}
+
+// object returns the state of an object, creating it on first sight.
+func (e *Engine) object(ctx context.Context, tx *sql.Tx, info ObjectInfo, first int64) (*objState, error) {
+	if st := e.objs[info.Key()]; st != nil {
+		if first < st.FirstSeen {
+			st.FirstSeen = first
+			if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET first_seen_ms=? WHERE id=?`, first, st.ID); err != nil {
+				return nil, fmt.Errorf("availability: update object %s: %w", st.Name(), err)
+			}
+		}
+		return st, nil
+	}
+	if info.Device == "" {
+		return nil, errors.New("availability: signal without device name")
+	}
+	st := &objState{notified: map[int64]bool{}}
+	st.Object = Object{MunicipalityID: info.MunicipalityID, SiteID: info.SiteID, DeviceID: info.DeviceID,
+		Municipality: info.Municipality, Site: info.Site, Device: info.Device, Class: info.Class, Check: info.Check,
+		Critical: defaultCritical(info.Class, info.Check), FirstSeen: first}
+	// The object may exist in the database already (another partition
+	// owner wrote it, or it was created by the CLI).
+	err := tx.QueryRowContext(ctx, `INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
+		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END
+		RETURNING id, parent_id, critical, heartbeat, first_seen_ms`,
+		info.MunicipalityID, info.SiteID, info.DeviceID, info.Municipality, info.Site, info.Device, info.Class, info.Check, st.Critical, first).
+		Scan(&st.ID, &st.ParentID, &st.Critical, &st.Heartbeat, &st.FirstSeen)
+	if err != nil {
+		return nil, fmt.Errorf("availability: create object %s/%s: %w", info.Site, info.Device, err)
+	}
+	st.p = e.paramsFor(&st.Object)
+	e.add(st)
+	return st, nil
+}
+
+// Observe feeds signals into the engine. Signals may be out of order and
+// may lie in the past (replays): they revise the derived outages.
+func (e *Engine) Observe(ctx context.Context, sigs []Signal) error {
+	if len(sigs) == 0 {
+		return nil
+	}
+	var events []Event
+	err := func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("availability: observe: %w", err)
+		}
+		defer tx.Rollback()
+		touched := make(map[*objState]struct{})
+		for i := range sigs {
+			s := &sigs[i]
+			if !e.inPartition(s.Object.SiteID) {
+				continue
+			}
+			t := ms(s.Time)
+			st, err := e.object(ctx, tx, s.Object, t)
+			if err != nil {
+				return err
+			}
+			if s.Kind == SignalHeartbeat && !st.Heartbeat {
+				st.Heartbeat = true
+				st.p = e.paramsFor(&st.Object)
+				if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET heartbeat=1 WHERE id=?`, st.ID); err != nil {
+					return fmt.Errorf("availability: update object %s: %w", st.Name(), err)
+				}
+			}
+			e.apply(st, s, t)
+			touched[st] = struct{}{}
+		}
+		now := ms(e.cfg.Now())
+		for st := range touched {
+			if err := e.sync(ctx, tx, st, now, &events); err != nil {
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("availability: observe: commit: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		e.reset(ctx)
+		return err
+	}
+	e.dispatch(ctx, events)
+	return nil
+}
+
+// reset re-reads the state after a failed transaction so that memory and
+// database agree again.
+func (e *Engine) reset(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.cfg.Now()
+	e.objs, e.byID, e.list, e.children = map[ObjectKey]*objState{}, map[int64]*objState{}, nil, map[int64][]int64{}
+	if err := e.loadObjects(ctx, now); err != nil {
+		e.cfg.Logger.Error("availability: reload after failed write", "err", err)
+	}
+}
+
+func (e *Engine) apply(st *objState, s *Signal, t int64) {
+	st.dirty = true
+	boot := int64(0)
+	if s.HasUptime && s.Kind == SignalPoll {
+		if st.uptimeAt != 0 && t > st.uptimeAt && s.Uptime+1 < st.uptime {
+			s.Rebooted = true
+		}
+		if t > st.uptimeAt {
+			st.uptime, st.uptimeAt = s.Uptime, t
+		}
+		if s.Rebooted && s.BootTime.IsZero() {
+			boot = t - int64(s.Uptime*1000)
+		}
+	}
+	if s.Rebooted {
+		if !s.BootTime.IsZero() {
+			boot = ms(s.BootTime)
+		} else if boot == 0 {
+			boot = t
+		}
+		// The device was down at some time between its last sign of life
+		// and its boot: count that whole stretch (the evidence allows no
+		// less).
+		if last, ok := lastOKBefore(st.segs, boot); ok && boot > last {
+			cause := CauseReboot
+			if s.Kind == SignalTrap {
+				cause = CauseTrap
+			}
+			st.segs = insertCertain(st.segs, last, boot, cause)
+			st.segs = insertSample(st.segs, boot, false, "", st.p.M)
+		}
+	}
+	cause := s.Cause
+	if !s.OK && cause == "" {
+		switch s.Kind {
+		case SignalPoll:
+			cause = CauseSNMPTimeout
+		case SignalCheck:
+			cause = CauseCheckFailed
+		case SignalTrap:
+			cause = CauseTrap
+		default:
+			cause = CauseHeartbeatLost
+		}
+	}
+	st.segs = insertSample(st.segs, t, !s.OK, cause, st.p.M)
+}
+
+func lastOKBefore(segs []seg, t int64) (int64, bool) {
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i].S >= t {
+			continue
+		}
+		if segs[i].Fail {
+			return 0, false
+		}
+		return min(segs[i].E, t-1), true
+	}
+	return 0, false
+}
+
+func (e *Engine) gapsFor(site int64) []gapSpan {
+	all, s := e.gaps[0], e.gaps[site]
+	if len(s) == 0 {
+		return all
+	}
+	out := append(append([]gapSpan{}, all...), s...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out
+}
+
+// sync re-derives an object's spans, writes the difference to the
+// database and collects events. Called with e.mu held.
+func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event) error {
+	e.compact(st, now)
+	cur := derive(st.segs, st.p, st.Heartbeat, e.gapsFor(st.SiteID), now)
+	used := make([]bool, len(st.spans))
+	for i := range cur {
+		c := &cur[i]
+		c.ObjectID = st.ID
+		m := -1
+		for j, p := range st.spans {
+			if !used[j] && p.State == c.State && (p.Start == c.Start || (p.End == 0 && c.End == 0)) {
+				m = j
+				break
+			}
+		}
+		if m < 0 {
+			if c.State == StateDown {
+				c.Children = e.descendants(st.ID)
+			}
+			var end any
+			if c.End != 0 {
+				end = c.End
+			}
+			if err := tx.QueryRowContext(ctx, `INSERT INTO av_spans(object_id, site_id, state, cause, start_ms, end_ms, children) VALUES(?,?,?,?,?,?,?) RETURNING id`,
+				st.ID, st.SiteID, c.State, c.Cause, c.Start, end, joinChildren(c.Children)).Scan(&c.ID); err != nil {
+				return fmt.Errorf("availability: store span of %s: %w", st.Name(), err)
+			}
+			if c.State == StateDown {
+				*events = append(*events, e.event(EventDown, st, *c, now))
+			}
+			continue
+		}
+		used[m] = true
+		p := st.spans[m]
+		c.ID, c.Children = p.ID, p.Children
+		if p.Start != c.Start || p.End != c.End || p.Cause != c.Cause {
+			var end any
+			if c.End != 0 {
+				end = c.End
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE av_spans SET start_ms=?, end_ms=?, cause=? WHERE id=?`, c.Start, end, c.Cause, c.ID); err != nil {
+				return fmt.Errorf("availability: update span of %s: %w", st.Name(), err)
+			}
+			if p.Start != c.Start && st.notified[p.Start] {
+				st.notified[c.Start] = true
+			}
+		}
+	}
+	for j, p := range st.spans {
+		if used[j] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM av_spans WHERE id=?`, p.ID); err != nil {
+			return fmt.Errorf("availability: delete span of %s: %w", st.Name(), err)
+		}
+		if p.State == StateDown {
+			*events = append(*events, e.event(EventRevoked, st, p, now))
+		}
+		delete(st.notified, p.Start)
+	}
+	st.spans = cur
+	// Recovery is announced only once the object stayed up for the hold
+	// time, so that a flapping object gives one down and one recovered.
+	st.nextCheck = math.MaxInt64
+	for _, c := range cur {
+		if c.State != StateDown || c.End == 0 || st.notified[c.Start] {
+			continue
+		}
+		if now-c.End >= st.p.hold {
+			st.notified[c.Start] = true
+			*events = append(*events, e.event(EventRecovered, st, c, now))
+		} else {
+			st.nextCheck = min(st.nextCheck, c.End+st.p.hold)
+		}
+	}
+	st.nextCheck = min(st.nextCheck, nextChange(st.segs, st.p, now))
+	return nil
+}
+
+// nextChange is the earliest time at which the derived spans can change
+// without new evidence: when a silence or failure reaches the detection
+// time.
+func nextChange(segs []seg, p params, now int64) int64 {
+	if len(segs) == 0 {
+		return math.MaxInt64
+	}
+	g := segs[len(segs)-1]
+	cands := []int64{g.E + p.I + p.D}
+	if g.Fail {
+		cands = append(cands, g.S+p.D, g.E+p.I)
+	}
+	next := int64(math.MaxInt64)
+	for _, c := range cands {
+		if c > now && c < next {
+			next = c
+		}
+	}
+	return next
+}
+
+// compact drops evidence older than the horizon once it can no longer
+// change any span: at an ok run long enough that no flap merge spans it.
+func (e *Engine) compact(st *objState, now int64) {
+	cut := now - e.cfg.Horizon.Milliseconds()
+	k := -1
+	for i, g := range st.segs {
+		if g.S >= cut {
+			break
+		}
+		if !g.Fail && g.E < cut && g.E+st.p.I-g.S >= st.p.hold && i+1 < len(st.segs) {
+			k = i
+		}
+	}
+	if k <= 0 {
+		return
+	}
+	keep := st.segs[k].S
+	st.segs = append([]seg(nil), st.segs[k:]...)
+	w := 0
+	for _, sp := range st.spans {
+		if sp.Start >= keep {
+			st.spans[w] = sp
+			w++
+		} else {
+			delete(st.notified, sp.Start)
+		}
+	}
+	st.spans = st.spans[:w]
+	st.dirty = true
+}
+
+func (e *Engine) descendants(id int64) []string {
+	var out []string
+	seen := map[int64]bool{id: true}
+	queue := []int64{id}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range e.children[p] {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			if st := e.byID[c]; st != nil {
+				out = append(out, st.Name())
+			}
+			queue = append(queue, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Engine) event(kind EventKind, st *objState, sp Span, now int64) Event {
+	ev := Event{Kind: kind, Object: st.Object, Span: sp, At: fromMS(now)}
+	ev.Maintenance = e.inMaintenance(&st.Object, sp.Start) || (kind != EventDown && e.inMaintenance(&st.Object, now))
+	ev.Unreachable = e.parentDown(st, sp.Start)
+	return ev
+}
+
+func (e *Engine) inMaintenance(o *Object, t int64) bool {
+	for i := range e.maint {
+		m := &e.maint[i]
+		if m.Scope.Matches(o) && len(m.Occurrences(t, t+1)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parentDown reports whether any ancestor of the object was down at t.
+func (e *Engine) parentDown(st *objState, t int64) bool {
+	seen := map[int64]bool{}
+	for p := st.ParentID; p != 0 && !seen[p]; {
+		seen[p] = true
+		ps := e.byID[p]
+		if ps == nil {
+			return false
+		}
+		for _, sp := range ps.spans {
+			if sp.State == StateDown && sp.Start <= t && (sp.End == 0 || sp.End > t) {
+				return true
+			}
+		}
+		p = ps.ParentID
+	}
+	return false
+}
+
+func (e *Engine) dispatch(ctx context.Context, events []Event) {
+	if len(events) == 0 || e.cfg.Events == nil {
+		return
+	}
+	// Parents first, so that alerting sees the parent's outage before the
+	// children's.
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Object.ParentID == 0 && events[j].Object.ParentID != 0 })
+	e.cfg.Events.HandleEvents(ctx, events)
+}
+
+// Tick runs detection at wall time now: objects that fell silent or kept
+// failing become down, pending recoveries are confirmed. The collector
+// calls it every few seconds. It also checkpoints evidence when due.
+func (e *Engine) Tick(ctx context.Context, now time.Time) error {
+	var events []Event
+	err := func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if now.Sub(e.reloaded) >= e.cfg.ReloadEvery {
+			if err := e.reload(ctx, now); err != nil {
+				return err
+			}
+		}
+		return e.evaluateLocked(ctx, ms(now), false, &events)
+	}()
+	if err != nil {
+		return err
+	}
+	e.dispatch(ctx, events)
+	return nil
+}
+
+func (e *Engine) evaluate(ctx context.Context, now time.Time, all bool) error {
+	var events []Event
+	e.mu.Lock()
+	err := e.evaluateLocked(ctx, ms(now), all, &events)
+	e.mu.Unlock()
+	if err == nil {
+		e.dispatch(ctx, events)
+	}
+	return err
+}
+
+// due returns the objects whose spans may change at now. It is the part
+// of a tick that scales with the number of objects.
+func (e *Engine) due(now int64, all bool) []*objState {
+	var out []*objState
+	for _, st := range e.list {
+		if all || now >= st.nextCheck {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events *[]Event) error {
+	due := e.due(now, all)
+	if len(due) == 0 {
+		return nil
+	}
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("availability: tick: %w", err)
+	}
+	defer tx.Rollback()
+	for _, st := range due {
+		if err := e.sync(ctx, tx, st, now, events); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("availability: tick: commit: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint writes the evidence of changed objects and marks the
+// collector alive until now. After a crash, the time since the last
+// checkpoint is a monitoring gap (unknown), never downtime.
+func (e *Engine) Checkpoint(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.cfg.Now()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("availability: checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE av_objects SET segs=? WHERE id=?`)
+	if err != nil {
+		return fmt.Errorf("availability: checkpoint: %w", err)
+	}
+	defer stmt.Close()
+	var written []*objState
+	for _, st := range e.list {
+		if !st.dirty {
+			continue
+		}
+		if _, err := stmt.ExecContext(ctx, encodeSegs(st.segs), st.ID); err != nil {
+			return fmt.Errorf("availability: checkpoint %s: %w", st.Name(), err)
+		}
+		written = append(written, st)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE av_runs SET alive_ms=? WHERE id=?`, ms(now), e.runID); err != nil {
+		return fmt.Errorf("availability: checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("availability: checkpoint: commit: %w", err)
+	}
+	for _, st := range written {
+		st.dirty = false
+	}
+	return nil
+}
+
+// Close checkpoints and records a clean stop of this collector run.
+func (e *Engine) Close(ctx context.Context) error {
+	if err := e.Checkpoint(ctx); err != nil {
+		return err
+	}
+	if _, err := e.db.ExecContext(ctx, `UPDATE av_runs SET stopped_ms=? WHERE id=?`, ms(e.cfg.Now()), e.runID); err != nil {
+		return fmt.Errorf("availability: record collector stop: %w", err)
+	}
+	return nil
+}
+
+// SetParent records that child depends on parent (e.g. a switch on the
+// site's router): while the parent is down the child is unreachable and
+// the outage is counted once, at the parent.
+func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("availability: set parent: %w", err)
+	}
+	defer tx.Rollback()
+	now := ms(e.cfg.Now())
+	c, err := e.object(ctx, tx, child, now)
+	if err != nil {
+		return err
+	}
+	p, err := e.object(ctx, tx, parent, now)
+	if err != nil {
+		return err
+	}
+	for a := p; a != nil; a = e.byID[a.ParentID] {
+		if a.ID == c.ID {
+			return fmt.Errorf("availability: %s cannot depend on %s: that would be a cycle", c.Name(), p.Name())
+		}
+		if a.ParentID == 0 {
+			break
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET parent_id=? WHERE id=?`, p.ID, c.ID); err != nil {
+		return fmt.Errorf("availability: set parent of %s: %w", c.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("availability: set parent: %w", err)
+	}
+	if old := c.ParentID; old != 0 {
+		kids := e.children[old]
+		for i, k := range kids {
+			if k == c.ID {
+				e.children[old] = append(kids[:i], kids[i+1:]...)
+				break
+			}
+		}
+	}
+	c.ParentID = p.ID
+	e.children[p.ID] = append(e.children[p.ID], c.ID)
+	return nil
+}
+
+// ObjectState is an object's current state.
+type ObjectState struct {
+	Object Object    `json:"object"`
+	State  State     `json:"state"`
+	Cause  Cause     `json:"cause,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// States returns the current state of every object (of this partition)
+// that matches the filter (nil: all).
+func (e *Engine) States(match func(*Object) bool) []ObjectState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := ms(e.cfg.Now())
+	out := make([]ObjectState, 0, len(e.list))
+	for _, st := range e.list {
+		if match != nil && !match(&st.Object) {
+			continue
+		}
+		out = append(out, e.stateOf(st, now))
+	}
+	return out
+}
+
+func (e *Engine) stateOf(st *objState, now int64) ObjectState {
+	os := ObjectState{Object: st.Object, State: StateUp}
+	if len(st.segs) == 0 {
+		os.State = StateUnknown
+		return os
+	}
+	if n := len(st.spans); n > 0 && st.spans[n-1].End == 0 {
+		sp := st.spans[n-1]
+		os.State, os.Cause, os.Since = sp.State, sp.Cause, fromMS(sp.Start)
+		if sp.State == StateDown && e.parentDown(st, now) {
+			os.State = StateUnreachable
+		}
+	}
+	if e.inMaintenance(&st.Object, now) {
+		os.State = StateMaintenance
+	}
+	return os
+}
+
+// InMaintenance reports whether the object is in a maintenance window at t.
+func (e *Engine) InMaintenance(o *Object, t time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inMaintenance(o, ms(t))
+}

@@ -1,0 +1,599 @@
+package availability
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+)
+
+// GroupRule says how a group's (site's, municipality's) figure is formed.
+type GroupRule string
+
+// Group rules.
+const (
+	// RuleTimeWeighted: the group's up and down time are the sums of its
+	// members' (each within its own calendar): Σup ÷ (Σup + Σdown).
+	RuleTimeWeighted GroupRule = "time-weighted"
+	// RuleAnyCritical: the group is down whenever any critical member
+	// (router, switch, server by default) is down, within the group's own
+	// calendar.
+	RuleAnyCritical GroupRule = "any-critical-member-down"
+)
+
+// ParseGroupRule accepts the rule names and short forms.
+func ParseGroupRule(s string) (GroupRule, error) {
+	switch strings.ToLower(s) {
+	case "", "time-weighted", "weighted", "tw":
+		return RuleTimeWeighted, nil
+	case "any-critical-member-down", "any-critical", "critical", "any":
+		return RuleAnyCritical, nil
+	}
+	return "", fmt.Errorf("group rule %q: want time-weighted or any-critical", s)
+}
+
+// Query selects what a report covers.
+type Query struct {
+	Municipality, Site, Class, Device, Check string
+	// SiteIDs restricts the report to these sites (tenancy); nil: all.
+	SiteIDs []int64
+	Window  Window
+	// GroupBy is "object", "site" or "municipality"; empty picks one level
+	// below the narrowest filter.
+	GroupBy string
+	Rule    GroupRule
+	// Now bounds windows that reach into the future (default time.Now).
+	Now time.Time
+}
+
+// Figures are the numbers of one report row. Durations are in
+// milliseconds; minutes are exact decimals rounded to 4 places.
+type Figures struct {
+	ServiceMS     int64 `json:"service_ms"`
+	UpMS          int64 `json:"up_ms"`
+	DownMS        int64 `json:"down_ms"`
+	UnknownMS     int64 `json:"unknown_ms"`
+	UnreachableMS int64 `json:"unreachable_ms"`
+	MaintenanceMS int64 `json:"maintenance_ms"`
+	Outages       int   `json:"outages"`
+	// Target in ppm; budget in microseconds for exactness.
+	Target   Target `json:"-"`
+	budgetUS int64
+	// criticalDown is the union of critical members' down time (groups).
+	CriticalDownMS int64 `json:"critical_down_ms"`
+}
+
+// Row is one line of a report: an object or a group.
+type Row struct {
+	Kind         string    `json:"kind"` // object, site, municipality, all
+	Name         string    `json:"name"`
+	Municipality string    `json:"municipality,omitempty"`
+	Site         string    `json:"site,omitempty"`
+	Device       string    `json:"device,omitempty"`
+	Check        string    `json:"check,omitempty"`
+	Class        string    `json:"class,omitempty"`
+	Calendar     string    `json:"calendar,omitempty"`
+	Rule         GroupRule `json:"rule,omitempty"`
+	Members      int       `json:"members,omitempty"`
+	Figures
+
+	ServiceMin          json.Number  `json:"service_min"`
+	UpMin               json.Number  `json:"up_min"`
+	DownMin             json.Number  `json:"down_min"`
+	UnknownMin          json.Number  `json:"unknown_min"`
+	UnreachableMin      json.Number  `json:"unreachable_min"`
+	MaintenanceMin      json.Number  `json:"maintenance_min"`
+	AvailabilityPercent *json.Number `json:"availability_percent"` // null without up or down time
+	TargetPercent       json.Number  `json:"target_percent"`
+	Met                 *bool        `json:"met"`
+	BudgetAllowedMin    json.Number  `json:"budget_allowed_min"`
+	BudgetUsedMin       json.Number  `json:"budget_used_min"`
+	BudgetRemainingMin  json.Number  `json:"budget_remaining_min"`
+	MTTRMin             *json.Number `json:"mttr_min"`
+	MTBFMin             *json.Number `json:"mtbf_min"`
+	CriticalDownMin     json.Number  `json:"critical_down_min,omitempty"`
+}
+
+// Report is an availability report.
+type Report struct {
+	Window      Window    `json:"window"`
+	Generated   time.Time `json:"generated"`
+	Rule        GroupRule `json:"rule"`
+	RuleText    string    `json:"rule_description"`
+	GroupBy     string    `json:"group_by"`
+	Rows        []Row     `json:"rows"`
+	Total       Row       `json:"total"`
+	Definitions string    `json:"definitions"`
+}
+
+const definitions = "availability = up / (up + down) within the service calendar, maintenance excluded; " +
+	"unknown (no data, collector or uplink down) and unreachable (parent down, counted at the parent) are neither up nor down; " +
+	"error budget = (1 - target) x service time; MTTR = down / outages; MTBF = up / outages"
+
+func ruleText(r GroupRule) string {
+	if r == RuleAnyCritical {
+		return "group is down while any critical member is down (within the group's calendar); figures are for the group as one object"
+	}
+	return "group figures are the sums of the members' times: availability = sum(up) / (sum(up) + sum(down))"
+}
+
+type spanRow struct {
+	obj        int64
+	state      State
+	start, end int64
+}
+
+// BuildReport computes a report from the database.
+func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	if q.Rule == "" {
+		q.Rule = RuleTimeWeighted
+	}
+	if !q.Window.To.After(q.Window.From) {
+		return nil, fmt.Errorf("report window: end %s is not after start %s", q.Window.To, q.Window.From)
+	}
+	set, err := loadSettings(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := loadReportObjects(ctx, db, q)
+	if err != nil {
+		return nil, err
+	}
+	from, to := ms(q.Window.From), min(ms(q.Window.To), ms(q.Now))
+	byID := make(map[int64]*Object, len(objs))
+	for i := range objs {
+		byID[objs[i].ID] = &objs[i]
+	}
+	// Parents outside the selection are needed for "unreachable".
+	var extra []int64
+	for i := range objs {
+		if p := objs[i].ParentID; p != 0 && byID[p] == nil {
+			extra = append(extra, p)
+		}
+	}
+	parents := map[int64]*Object{}
+	if len(extra) > 0 {
+		more, err := loadObjectsByID(ctx, db, extra)
+		if err != nil {
+			return nil, err
+		}
+		for i := range more {
+			parents[more[i].ID] = &more[i]
+		}
+	}
+	spans, err := loadReportSpans(ctx, db, q, objs, extra, from, to)
+	if err != nil {
+		return nil, err
+	}
+	downs := map[int64][]Interval{}
+	unknowns := map[int64][]Interval{}
+	for _, s := range spans {
+		end := s.end
+		if end == 0 || end > to {
+			end = to
+		}
+		iv := Interval{max(s.start, from), end}
+		if iv.Len() <= 0 {
+			continue
+		}
+		if s.state == StateDown {
+			downs[s.obj] = append(downs[s.obj], iv)
+		} else {
+			unknowns[s.obj] = append(unknowns[s.obj], iv)
+		}
+	}
+	lookup := func(id int64) *Object {
+		if o := byID[id]; o != nil {
+			return o
+		}
+		return parents[id]
+	}
+	// Down set of an object's ancestors (for unreachable).
+	ancestorDown := func(o *Object) Set {
+		var acc []Interval
+		seen := map[int64]bool{o.ID: true}
+		for p := o.ParentID; p != 0 && !seen[p]; {
+			seen[p] = true
+			acc = append(acc, downs[p]...)
+			po := lookup(p)
+			if po == nil {
+				break
+			}
+			p = po.ParentID
+		}
+		return Normalize(acc)
+	}
+
+	cc := newServiceCache(set, from, to)
+	rep := &Report{Window: q.Window, Generated: q.Now.UTC(), Rule: q.Rule, RuleText: ruleText(q.Rule), Definitions: definitions}
+	rep.GroupBy = q.GroupBy
+	if rep.GroupBy == "" {
+		switch {
+		case q.Device != "" || q.Site != "":
+			rep.GroupBy = "object"
+		case q.Municipality != "":
+			rep.GroupBy = "site"
+		default:
+			rep.GroupBy = "municipality"
+		}
+	}
+	groups := map[string]*group{}
+	var order []string
+	total := &group{row: Row{Kind: "all", Name: "all", Rule: q.Rule}}
+	switch {
+	case q.Device != "":
+		total.row = Row{Kind: "object", Name: q.Site + "/" + q.Device, Municipality: q.Municipality, Site: q.Site, Device: q.Device, Rule: q.Rule}
+	case q.Site != "":
+		total.row = Row{Kind: "site", Name: q.Site, Municipality: q.Municipality, Site: q.Site, Rule: q.Rule}
+	case q.Municipality != "":
+		total.row = Row{Kind: "municipality", Name: q.Municipality, Municipality: q.Municipality, Rule: q.Rule}
+	}
+	var objRows []Row
+	for i := range objs {
+		o := &objs[i]
+		start := max(from, o.FirstSeen)
+		if start >= to {
+			continue
+		}
+		svc, maint, calName := cc.service(o, start, to)
+		dn := Normalize(downs[o.ID])
+		var unreach Set
+		if o.ParentID != 0 && len(dn) > 0 {
+			pd := ancestorDown(o)
+			unreach = Intersect(dn, pd)
+			dn = Subtract(dn, pd)
+		}
+		unk := Subtract(Normalize(unknowns[o.ID]), dn)
+		f := Figures{MaintenanceMS: maint, ServiceMS: svc.Total()}
+		f.DownMS = IntersectLen(dn, svc)
+		f.UnreachableMS = IntersectLen(unreach, svc)
+		f.UnknownMS = IntersectLen(Subtract(unk, unreach), svc)
+		f.UpMS = f.ServiceMS - f.DownMS - f.UnknownMS - f.UnreachableMS
+		for _, iv := range dn {
+			if IntersectLen(Set{iv}, svc) > 0 {
+				f.Outages++
+			}
+		}
+		f.Target = set.target(o)
+		f.budgetUS = budgetUS(f.ServiceMS, f.Target)
+		crit := set.critical(o)
+		if crit {
+			f.CriticalDownMS = f.DownMS
+		}
+		row := Row{Kind: "object", Name: o.Name(), Municipality: o.Municipality, Site: o.Site, Device: o.Device, Check: o.Check, Class: o.Class, Calendar: calName, Figures: f}
+		if rep.GroupBy == "object" {
+			objRows = append(objRows, row)
+		} else {
+			key, kind, name := o.Municipality, "municipality", o.Municipality
+			if rep.GroupBy == "site" {
+				key, kind, name = fmt.Sprintf("%s\x00%s", o.Municipality, o.Site), "site", o.Site
+			}
+			g := groups[key]
+			if g == nil {
+				g = &group{row: Row{Kind: kind, Name: name, Municipality: o.Municipality, Rule: q.Rule}}
+				if kind == "site" {
+					g.row.Site = o.Site
+				}
+				groups[key] = g
+				order = append(order, key)
+			}
+			g.add(f)
+			g.objs = append(g.objs, o)
+			if crit {
+				g.critDown = append(g.critDown, Intersect(dn, svc)...)
+				g.critUnk = append(g.critUnk, Intersect(unk, svc)...)
+			}
+		}
+		total.add(f)
+		total.objs = append(total.objs, o)
+		if crit {
+			total.critDown = append(total.critDown, Intersect(dn, svc)...)
+			total.critUnk = append(total.critUnk, Intersect(unk, svc)...)
+		}
+	}
+	finish := func(g *group) Row {
+		r := g.row
+		if r.Municipality == "" && r.Kind != "all" && len(g.objs) > 0 {
+			r.Municipality = g.objs[0].Municipality // a site belongs to one municipality
+		}
+		r.CriticalDownMS = Normalize(g.critDown).Total()
+		scope := &Object{Municipality: r.Municipality, Site: r.Site, Device: r.Device}
+		r.Target = set.target(scope)
+		if q.Rule == RuleAnyCritical && r.Kind != "object" {
+			// The group as one object: its own calendar and maintenance.
+			svc, maint, calName := cc.service(scope, from, to)
+			dn := Intersect(Normalize(g.critDown), svc)
+			unk := Subtract(Intersect(Normalize(g.critUnk), svc), dn)
+			f := Figures{ServiceMS: svc.Total(), MaintenanceMS: maint, DownMS: dn.Total(), UnknownMS: unk.Total(), Outages: len(dn), Target: r.Target, CriticalDownMS: r.CriticalDownMS}
+			f.UpMS = f.ServiceMS - f.DownMS - f.UnknownMS
+			f.budgetUS = budgetUS(f.ServiceMS, f.Target)
+			r.Figures, r.Calendar = f, calName
+		} else {
+			r.budgetUS = budgetUS(r.ServiceMS, r.Target)
+		}
+		r.Members = len(g.objs)
+		return r
+	}
+	if rep.GroupBy == "object" {
+		rep.Rows = objRows
+	} else {
+		for _, k := range order {
+			rep.Rows = append(rep.Rows, finish(groups[k]))
+		}
+	}
+	if total.row.Kind == "object" {
+		if len(objRows) == 1 {
+			total.row = objRows[0]
+		} else {
+			total.row = finish(total)
+		}
+	} else {
+		total.row = finish(total)
+	}
+	rep.Total = total.row
+	for i := range rep.Rows {
+		rep.Rows[i].compute()
+	}
+	rep.Total.compute()
+	sort.SliceStable(rep.Rows, func(i, j int) bool { return rep.Rows[i].Name < rep.Rows[j].Name })
+	return rep, nil
+}
+
+type group struct {
+	row      Row
+	critDown []Interval
+	critUnk  []Interval
+	objs     []*Object
+}
+
+func (g *group) add(f Figures) {
+	r := &g.row.Figures
+	r.ServiceMS += f.ServiceMS
+	r.UpMS += f.UpMS
+	r.DownMS += f.DownMS
+	r.UnknownMS += f.UnknownMS
+	r.UnreachableMS += f.UnreachableMS
+	r.MaintenanceMS += f.MaintenanceMS
+	r.Outages += f.Outages
+}
+
+// budgetUS is (1 − target) × service time in microseconds, exact for any
+// service time in whole milliseconds.
+func budgetUS(serviceMS int64, t Target) int64 {
+	n := new(big.Int).Mul(big.NewInt(serviceMS), big.NewInt(1_000_000-int64(t)))
+	return n.Div(n, big.NewInt(1000)).Int64()
+}
+
+// minutes formats milliseconds as minutes, rounded half up to 4 decimals.
+func minutes(msv int64) json.Number {
+	neg := msv < 0
+	if neg {
+		msv = -msv
+	}
+	v := (msv + 3) / 6 // minutes × 10^4 = ms / 6, rounded
+	if neg {
+		v = -v
+	}
+	return json.Number(formatFixed(v, 4))
+}
+
+// minutesUS formats microseconds as minutes rounded to 4 decimals.
+func minutesUS(us int64) json.Number {
+	neg := us < 0
+	if neg {
+		us = -us
+	}
+	v := (us + 3000) / 6000
+	if neg {
+		v = -v
+	}
+	return json.Number(formatFixed(v, 4))
+}
+
+func (r *Row) compute() {
+	f := &r.Figures
+	r.ServiceMin, r.UpMin, r.DownMin = minutes(f.ServiceMS), minutes(f.UpMS), minutes(f.DownMS)
+	r.UnknownMin, r.UnreachableMin, r.MaintenanceMin = minutes(f.UnknownMS), minutes(f.UnreachableMS), minutes(f.MaintenanceMS)
+	r.TargetPercent = json.Number(f.Target.Percent())
+	r.BudgetAllowedMin = minutesUS(f.budgetUS)
+	r.BudgetUsedMin = minutes(f.DownMS)
+	r.BudgetRemainingMin = minutesUS(f.budgetUS - f.DownMS*1000)
+	if r.Kind != "object" {
+		r.CriticalDownMin = minutes(f.CriticalDownMS)
+	}
+	if d := f.UpMS + f.DownMS; d > 0 {
+		// Floor to 4 decimals of a percent: a report never rounds up into
+		// "met".
+		n := new(big.Int).Mul(big.NewInt(f.UpMS), big.NewInt(1_000_000))
+		n.Div(n, big.NewInt(d))
+		a := json.Number(formatFixed(n.Int64(), 4))
+		r.AvailabilityPercent = &a
+		lhs := new(big.Int).Mul(big.NewInt(f.UpMS), big.NewInt(1_000_000))
+		rhs := new(big.Int).Mul(big.NewInt(int64(f.Target)), big.NewInt(d))
+		met := lhs.Cmp(rhs) >= 0
+		r.Met = &met
+	}
+	if f.Outages > 0 {
+		mttr := minutes(f.DownMS / int64(f.Outages))
+		mtbf := minutes(f.UpMS / int64(f.Outages))
+		r.MTTRMin, r.MTBFMin = &mttr, &mtbf
+	}
+}
+
+// serviceCache shares calendar and maintenance computations between
+// objects with the same calendar and windows: a yearly weekly calendar is
+// built once, not once per object.
+type serviceCache struct {
+	set      *settings
+	from, to int64
+	cal      map[string]Set
+	maint    map[string]Set
+}
+
+func newServiceCache(set *settings, from, to int64) *serviceCache {
+	return &serviceCache{set: set, from: from, to: to, cal: map[string]Set{}, maint: map[string]Set{}}
+}
+
+// service returns the object's service time within [start, end), the
+// maintenance time taken out of it, and the calendar's name.
+func (c *serviceCache) service(o *Object, start, end int64) (Set, int64, string) {
+	cal, name := c.set.calendar(o)
+	base, ok := c.cal[name]
+	if !ok {
+		base = cal.ServiceIntervals(c.from, c.to)
+		c.cal[name] = base
+	}
+	idx := c.set.maintenanceFor(o)
+	var key strings.Builder
+	for _, i := range idx {
+		fmt.Fprintf(&key, "%d,", i)
+	}
+	m, ok := c.maint[key.String()]
+	if !ok {
+		var ivs []Interval
+		for _, i := range idx {
+			ivs = append(ivs, c.set.maint[i].Occurrences(c.from, c.to)...)
+		}
+		m = Normalize(ivs)
+		c.maint[key.String()] = m
+	}
+	if start != c.from || end != c.to {
+		base = base.Clip(start, end)
+	}
+	if len(m) == 0 {
+		return base, 0, name
+	}
+	return Subtract(base, m), IntersectLen(base, m), name
+}
+
+func scanObjects(rows *sql.Rows) ([]Object, error) {
+	defer rows.Close()
+	var out []Object
+	for rows.Next() {
+		var o Object
+		if err := rows.Scan(&o.ID, &o.MunicipalityID, &o.SiteID, &o.DeviceID, &o.Municipality, &o.Site, &o.Device, &o.Class, &o.Check,
+			&o.ParentID, &o.Critical, &o.Heartbeat, &o.FirstSeen); err != nil {
+			return nil, fmt.Errorf("load objects: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+const objectCols = `id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms`
+
+func loadReportObjects(ctx context.Context, db *sql.DB, q Query) ([]Object, error) {
+	where, args := objectFilter(q.Municipality, q.Site, q.Class, q.Device, q.Check, q.SiteIDs)
+	rows, err := db.QueryContext(ctx, `SELECT `+objectCols+` FROM av_objects`+where+` ORDER BY municipality, site, device, check_name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load objects for report: %w", err)
+	}
+	return scanObjects(rows)
+}
+
+func objectFilter(mun, site, class, device, check string, siteIDs []int64) (string, []any) {
+	var conds []string
+	var args []any
+	for _, kv := range []struct {
+		col, v string
+	}{{"municipality", mun}, {"site", site}, {"class", class}, {"device", device}, {"check_name", check}} {
+		if kv.v != "" {
+			conds = append(conds, kv.col+"=?")
+			args = append(args, kv.v)
+		}
+	}
+	if siteIDs != nil {
+		if len(siteIDs) == 0 {
+			conds = append(conds, "0")
+		} else {
+			conds = append(conds, "site_id IN ("+placeholders(len(siteIDs))+")")
+			for _, id := range siteIDs {
+				args = append(args, id)
+			}
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func loadObjectsByID(ctx context.Context, db *sql.DB, ids []int64) ([]Object, error) {
+	var out []Object
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = ids[i]
+		}
+		rows, err := db.QueryContext(ctx, `SELECT `+objectCols+` FROM av_objects WHERE id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load parent objects: %w", err)
+		}
+		more, err := scanObjects(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// loadReportSpans reads the spans overlapping [from, to) of the selected
+// objects (and extra parents). Few objects: per object through the index;
+// many: one scan, filtered in memory.
+func loadReportSpans(ctx context.Context, db *sql.DB, q Query, objs []Object, extra []int64, from, to int64) ([]spanRow, error) {
+	want := make(map[int64]bool, len(objs)+len(extra))
+	for i := range objs {
+		want[objs[i].ID] = true
+	}
+	for _, id := range extra {
+		want[id] = true
+	}
+	var out []spanRow
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var s spanRow
+			var end sql.NullInt64
+			if err := rows.Scan(&s.obj, &s.state, &s.start, &end); err != nil {
+				return fmt.Errorf("load outages: %w", err)
+			}
+			if !want[s.obj] {
+				continue
+			}
+			s.end = end.Int64
+			out = append(out, s)
+		}
+		return rows.Err()
+	}
+	if len(want) <= 200 {
+		for id := range want {
+			rows, err := db.QueryContext(ctx, `SELECT object_id, state, start_ms, end_ms FROM av_spans WHERE object_id=? AND start_ms < ? AND (end_ms IS NULL OR end_ms > ?)`, id, to, from)
+			if err != nil {
+				return nil, fmt.Errorf("load outages: %w", err)
+			}
+			if err := scan(rows); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT object_id, state, start_ms, end_ms FROM av_spans WHERE start_ms < ? AND (end_ms IS NULL OR end_ms > ?)`, to, from)
+	if err != nil {
+		return nil, fmt.Errorf("load outages: %w", err)
+	}
+	return out, scan(rows)
+}
