@@ -3,7 +3,9 @@ package staffing
 import (
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -33,6 +35,9 @@ type Device struct {
 	MACs     []string
 	Serial   string
 	Hostname string
+	// IP is a weak identifier: it merges an ARP entry with the SNMP
+	// device polled at that address, unless their MACs contradict.
+	IP string
 	// Count > 1 only for anonymous bulk records; 0 means 1.
 	Count int
 }
@@ -47,17 +52,19 @@ type record struct {
 	class  Class
 	source Source
 	nMAC   uint8
-	flags  uint8 // flagSerial, flagHost
+	flags  uint8 // flagSerial, flagHost, flagIP
 }
 
 const (
 	flagSerial = 1 << iota
 	flagHost
+	flagIP
 )
 
-// Key spaces: the top two bits keep a MAC, a serial and a hostname with
-// the same bits apart.
+// Key spaces: the top two bits keep an IP address, a MAC, a serial and a
+// hostname with the same bits apart.
 const (
+	keyIP     = uint64(0) << 62
 	keyMAC    = uint64(1) << 62
 	keySerial = uint64(2) << 62
 	keyHost   = uint64(3) << 62
@@ -124,7 +131,7 @@ func (b *InventoryBuilder) AddCount(site int, c Class, src Source, n int) {
 // MAC addresses are ignored as identifiers (the record still counts).
 func (b *InventoryBuilder) AddDevice(site int, d Device) {
 	r := record{site: int32(site), keyOff: uint32(len(b.keys)), count: 1, class: d.Class, source: d.Source}
-	if d.Count > 1 && len(d.MACs) == 0 && d.Serial == "" && d.Hostname == "" {
+	if d.Count > 1 && len(d.MACs) == 0 && d.Serial == "" && d.Hostname == "" && d.IP == "" {
 		r.count = uint32(d.Count)
 	}
 	for _, m := range d.MACs {
@@ -140,6 +147,10 @@ func (b *InventoryBuilder) AddDevice(site int, d Device) {
 	if h := NormHostname(d.Hostname); h != "" {
 		b.keys = append(b.keys, keyHost|(maphash.String(b.seed, h)&keyMask))
 		r.flags |= flagHost
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSpace(d.IP)); err == nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+		b.keys = append(b.keys, keyIP|(maphash.Comparable(b.seed, ip.Unmap())&keyMask))
+		r.flags |= flagIP
 	}
 	b.records = append(b.records, r)
 }
@@ -281,8 +292,9 @@ type scratch struct {
 
 // Count deduplicates every site's records and returns the counts in site
 // order. Two records are one device when they share a MAC address or a
-// serial number, or share a hostname while their MAC addresses do not
-// contradict each other (many tablets are all called "iPad"). The merged
+// serial number, or share a hostname or IP address while their MAC
+// addresses do not contradict each other (many tablets are all called
+// "iPad", and DHCP hands an address to the next device). The merged
 // device takes the class of its most trusted source (agent, SNMP, CSV,
 // discovery). Work is linear in the number of records and spread over
 // GOMAXPROCS workers by site.
@@ -404,7 +416,7 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 		sc.parent[i] = int32(i)
 		r := &recs[i]
 		t.records[r.class][r.source] += int(r.count)
-		nk := int(r.nMAC) + int(r.flags&flagSerial) + int(r.flags&flagHost>>1)
+		nk := int(r.nMAC) + bits.OnesCount8(r.flags)
 		if nk == 0 {
 			continue
 		}
@@ -416,8 +428,8 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 				sc.idx[k] = int32(i)
 				continue
 			}
-			if k&^keyMask == keyHost && macsConflict(inv, r, &recs[j]) {
-				continue // same name, different hardware: two devices
+			if kind := k &^ keyMask; (kind == keyHost || kind == keyIP) && macsConflict(inv, r, &recs[j]) {
+				continue // same name or address, different hardware: two devices
 			}
 			sc.union(int32(i), j)
 		}

@@ -1,0 +1,147 @@
+package staffing
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/ingest"
+	"github.com/schulmon/schulmon/metric"
+)
+
+// touchEvery is how often a known endpoint's last-seen time is written:
+// switches report their ARP tables every poll, but counting only needs to
+// know whether an endpoint was there this month.
+const touchEvery = 15 * time.Minute
+
+// observerState remembers what was written recently, so that the write
+// path does not rewrite the same rows on every poll.
+type observerState struct {
+	mu      sync.Mutex
+	written map[obsKey]int64 // last write, Unix seconds
+	log     *slog.Logger
+}
+
+type obsKey struct {
+	site       int64
+	kind, a, b string
+}
+
+func (o *observerState) init() {
+	o.written = map[obsKey]int64{}
+	o.log = slog.Default()
+}
+
+// due reports whether the row behind k should be written now, and marks
+// it written.
+func (o *observerState) due(k obsKey, now int64) bool {
+	if last, ok := o.written[k]; ok && now-last < int64(touchEvery/time.Second) {
+		return false
+	}
+	o.written[k] = now
+	return true
+}
+
+// SetLogger sets the logger for write errors of the observer.
+func (s *Store) SetLogger(l *slog.Logger) { s.obs.log = l }
+
+// Observe records what a stored batch says about the inventory:
+// discovered_endpoint points (a switch's ARP/bridge entries: fields mac,
+// ip, port, optional hostname; the device tag names the switch), and the
+// identities of monitored devices (fields mac, macs, serial on any signal;
+// the target tag of snmp_poll as the device's IP; which source reports the
+// device). It is an ingest.Observer.
+func (s *Store) Observe(ctx context.Context, b *ingest.Batch) {
+	if b == nil || len(b.Signals) == 0 {
+		return
+	}
+	eps, ids := s.fromPoints(b.SiteID, b.Signals)
+	if err := s.RecordEndpoints(ctx, eps); err != nil {
+		s.forget(b.SiteID, eps, nil)
+		s.obs.log.Warn("staffing: record discovered endpoints", "site", b.Site, "endpoints", len(eps), "err", err)
+	}
+	if err := s.RecordIdentities(ctx, ids); err != nil {
+		s.forget(b.SiteID, nil, ids)
+		s.obs.log.Warn("staffing: record device identities", "site", b.Site, "err", err)
+	}
+}
+
+// forget clears the throttle for rows that failed to be written, so that
+// the next poll tries again.
+func (s *Store) forget(site int64, eps []Endpoint, ids []Identity) {
+	s.obs.mu.Lock()
+	defer s.obs.mu.Unlock()
+	for _, e := range eps {
+		delete(s.obs.written, obsKey{site, "ep", e.MAC, ""})
+	}
+	for _, id := range ids {
+		delete(s.obs.written, obsKey{site, id.Kind, id.Device, id.Value})
+	}
+}
+
+func strField(p *metric.Point, keys ...string) string {
+	for _, k := range keys {
+		if v, ok := p.Field(k); ok && v.Kind() == metric.KindString {
+			return strings.TrimSpace(v.StringValue())
+		}
+		if v, ok := p.Tag(k); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// fromPoints extracts endpoints and identities that are due for writing.
+func (s *Store) fromPoints(site int64, pts []metric.Point) ([]Endpoint, []Identity) {
+	var eps []Endpoint
+	var ids []Identity
+	now := s.now().Unix()
+	s.obs.mu.Lock()
+	defer s.obs.mu.Unlock()
+	addID := func(dev, kind, val string, t time.Time) {
+		if dev == "" || val == "" {
+			return
+		}
+		if s.obs.due(obsKey{site, kind, dev, val}, now) {
+			ids = append(ids, Identity{SiteID: site, Device: dev, Kind: kind, Value: val, Seen: t})
+		}
+	}
+	for i := range pts {
+		p := &pts[i]
+		dev, _ := p.Tag("device")
+		switch p.Measurement {
+		case "discovered_endpoint":
+			mac := NormMAC(strField(p, "mac"))
+			if mac == "" {
+				continue
+			}
+			ep := Endpoint{SiteID: site, MAC: mac, IP: hostOf(strField(p, "ip")), Hostname: strField(p, "hostname", "name"),
+				Switch: dev, Port: strField(p, "port"), Seen: p.Time}
+			if s.obs.due(obsKey{site, "ep", mac, ""}, now) {
+				eps = append(eps, ep)
+			}
+			continue
+		case "schulmon_agent":
+			addID(dev, "source", SourceAgent.String(), p.Time)
+		case "snmp_poll", "snmp_trap":
+			addID(dev, "source", SourceSNMP.String(), p.Time)
+			if ip := hostOf(strField(p, "target")); ip != "" && p.Measurement == "snmp_poll" {
+				addID(dev, "ip", ip, p.Time)
+			}
+		}
+		if m := NormMAC(strField(p, "mac")); m != "" {
+			addID(dev, "mac", m, p.Time)
+		}
+		for _, m := range strings.FieldsFunc(strField(p, "macs"), func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+			if m = NormMAC(m); m != "" {
+				addID(dev, "mac", m, p.Time)
+			}
+		}
+		if sn := normSerial(strField(p, "serial")); sn != "" {
+			addID(dev, "serial", sn, p.Time)
+		}
+	}
+	return eps, ids
+}
