@@ -1,0 +1,215 @@
+package snmp
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/schulmon/schulmon/agent/snmp/internal/snmpsim"
+	"github.com/schulmon/schulmon/metric"
+)
+
+// collect is a Sink for tests.
+type collect struct {
+	mu  sync.Mutex
+	pts []metric.Point
+}
+
+func (c *collect) Add(p ...metric.Point) {
+	c.mu.Lock()
+	c.pts = append(c.pts, p...)
+	c.mu.Unlock()
+}
+
+func (c *collect) all() []metric.Point {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]metric.Point{}, c.pts...)
+}
+
+// serveFixtures serves every testdata/*.walk under its file name as
+// community, like snmpsim does with .snmprec files.
+func serveFixtures(t testing.TB, devices map[string]*snmpsim.Device) *snmpsim.Server {
+	t.Helper()
+	if devices == nil {
+		devices = map[string]*snmpsim.Device{}
+		files, _ := filepath.Glob("testdata/*.walk")
+		for _, f := range files {
+			d, err := snmpsim.LoadDevice(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			devices[strings.TrimSuffix(filepath.Base(f), ".walk")] = d
+		}
+	}
+	var mu sync.RWMutex
+	srv := &snmpsim.Server{Lookup: func(c string) *snmpsim.Device {
+		mu.RLock()
+		defer mu.RUnlock()
+		return devices[c]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); srv.Close() })
+	if err := srv.Listen(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func simTarget(srv *snmpsim.Server, community string) Target {
+	return Target{Address: "127.0.0.1", Port: srv.Addr().Port, Credentials: Credentials{Community: community}, Timeout: 2 * time.Second}
+}
+
+func pollOnce(t *testing.T, p *Poller, i int) []metric.Point {
+	t.Helper()
+	return p.poll(context.Background(), p.targets[i])
+}
+
+func newPoller(t testing.TB, cfg Config) *Poller {
+	t.Helper()
+	p, err := New(cfg, WithAgentHost("schulserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func byMeas(pts []metric.Point, m string) []metric.Point {
+	var out []metric.Point
+	for _, p := range pts {
+		if p.Measurement == m {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func tagOf(p metric.Point, k string) string { v, _ := p.Tag(k); return v }
+
+func find(pts []metric.Point, m, k, v string) (metric.Point, bool) {
+	for _, p := range pts {
+		if p.Measurement == m && tagOf(p, k) == v {
+			return p, true
+		}
+	}
+	return metric.Point{}, false
+}
+
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+var _ = strconv.Itoa
+
+func TestFixtureSwitchAruba(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	p := newPoller(t, Config{Targets: []Target{simTarget(srv, "aruba-2930f")}})
+	pts := pollOnce(t, p, 0)
+	poll := byMeas(pts, "snmp_poll")
+	if len(poll) != 1 {
+		t.Fatalf("want one snmp_poll, got %d", len(poll))
+	}
+	f := pointFields(poll[0])
+	if f["reachable"] != true || f["error"] != "" {
+		t.Fatalf("poll failed: %v", f)
+	}
+	if tagOf(poll[0], "device") != "gs-nord-sw01" || tagOf(poll[0], "class") != "switch" {
+		t.Fatalf("device/class tags: %v", poll[0].Tags)
+	}
+	if tagOf(poll[0], "agent_host") != "schulserver" || !strings.HasPrefix(tagOf(poll[0], "target"), "127.0.0.1:") {
+		t.Fatalf("poll tags: %v", poll[0].Tags)
+	}
+	ifs := byMeas(pts, "snmp_if")
+	if len(ifs) != 29 {
+		t.Fatalf("want 29 interfaces, got %d", len(ifs))
+	}
+	up, ok := find(pts, "snmp_if", "ifName", "25")
+	if !ok {
+		t.Fatal("no uplink port 25")
+	}
+	uf := pointFields(up)
+	if uf["ifAlias"] != "Uplink Schulnetz" || uf["ifHighSpeed"] != uint64(10000) || uf["counter_bits"] != int64(64) {
+		t.Fatalf("uplink fields: %v", uf)
+	}
+	if _, has := uf["in_bps"]; has {
+		t.Fatal("first poll must not have a rate")
+	}
+	p7, _ := find(pts, "snmp_if", "ifName", "7")
+	if pointFields(p7)["ifInErrors"] != uint64(1532) {
+		t.Fatalf("port 7 errors: %v", pointFields(p7))
+	}
+	// PoE: 4 ports delivering, 38 of 370 W.
+	poe := byMeas(pts, "snmp_poe")
+	if len(poe) != 1 || pointFields(poe[0])["power_consumption_w"] != uint64(38) || pointFields(poe[0])["power_budget_w"] != uint64(370) {
+		t.Fatalf("poe: %v", poe)
+	}
+	delivering := 0
+	for _, pp := range byMeas(pts, "snmp_poe_port") {
+		if pointFields(pp)["delivering"] == true {
+			delivering++
+		}
+	}
+	if delivering != 4 {
+		t.Fatalf("want 4 PoE ports delivering, got %d", delivering)
+	}
+	// LLDP: core switch on 25, AP on 20.
+	ap, ok := find(pts, "snmp_lldp", "remote_sysname", "gs-nord-ap-r120")
+	if !ok || tagOf(ap, "local_port") != "20" || pointFields(ap)["remote_chassis_id"] != "e0:63:da:7a:1b:2c" {
+		t.Fatalf("lldp AP neighbour: %v %v", ap.Tags, pointFields(ap))
+	}
+	// Sensors with names from ENTITY-MIB.
+	temp, ok := find(pts, "snmp_sensor", "sensor", "Chassis Temperature Sensor")
+	if !ok || pointFields(temp)["value"] != 41.0 || tagOf(temp, "type") != "celsius" {
+		t.Fatalf("temperature sensor: %v %v", temp.Tags, pointFields(temp))
+	}
+	psu, _ := find(pts, "snmp_sensor", "sensor", "Power Supply 1")
+	if v := pointFields(psu)["value"]; v != 54.0 {
+		t.Fatalf("PSU voltage with precision 1: %v", v)
+	}
+	// Endpoints: ports 1..20 minus 9 and 14 have one device each, port 3
+	// four (small switch); the AP on port 20 is an LLDP neighbour, the 30
+	// MACs behind uplink 25 are not end devices.
+	eps := byMeas(pts, "discovered_endpoint")
+	if len(eps) != 20 {
+		for _, e := range eps {
+			t.Log(pointFields(e))
+		}
+		t.Fatalf("want 20 end devices, got %d", len(eps))
+	}
+	ports := map[string]int{}
+	withIP := 0
+	for _, e := range eps {
+		ef := pointFields(e)
+		ports[ef["port"].(string)]++
+		if ef["ip"] != "" {
+			withIP++
+		}
+		if tagOf(e, "device") != "gs-nord-sw01" || tagOf(e, "class") != "switch" {
+			t.Fatalf("endpoint tags: %v", e.Tags)
+		}
+		if m := ef["mac"].(string); len(m) != 17 || strings.ToLower(m) != m {
+			t.Fatalf("mac format %q", m)
+		}
+	}
+	if ports["3"] != 4 || ports["25"] != 0 || ports["9"] != 0 {
+		t.Fatalf("endpoints per port: %v", ports)
+	}
+	if withIP == 0 || withIP == len(eps) {
+		t.Fatalf("some but not all endpoints have an ARP entry; got %d of %d", withIP, len(eps))
+	}
+	// Efficiency: GETBULK over many columns at once.
+	if req := pointFields(poll[0])["requests"].(int64); req > 60 {
+		t.Fatalf("too many requests for one switch: %d", req)
+	}
+}
