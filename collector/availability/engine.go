@@ -347,6 +347,7 @@ func (e *Engine) Observe(ctx context.Context, sigs []Signal) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("availability: observe: commit: %w", err)
 		}
+		e.annotate(events)
 		return nil
 	}()
 	if err != nil {
@@ -595,10 +596,20 @@ func (e *Engine) descendants(id int64) []string {
 }
 
 func (e *Engine) event(kind EventKind, st *objState, sp Span, now int64) Event {
-	ev := Event{Kind: kind, Object: st.Object, Span: sp, At: fromMS(now)}
-	ev.Maintenance = e.inMaintenance(&st.Object, sp.Start) || (kind != EventDown && e.inMaintenance(&st.Object, now))
-	ev.Unreachable = e.parentDown(st, sp.Start)
-	return ev
+	return Event{Kind: kind, Object: st.Object, Span: sp, At: fromMS(now)}
+}
+
+// annotate marks events in maintenance or behind a down parent. It runs
+// after all objects of a batch or tick were derived, so that a parent that
+// went down in the same batch is seen. Called with e.mu held.
+func (e *Engine) annotate(events []Event) {
+	for i := range events {
+		ev := &events[i]
+		ev.Maintenance = e.inMaintenance(&ev.Object, ev.Span.Start) || (ev.Kind != EventDown && e.inMaintenance(&ev.Object, ms(ev.At)))
+		if st := e.byID[ev.Object.ID]; st != nil {
+			ev.Unreachable = e.parentDown(st, ev.Span.Start)
+		}
+	}
 }
 
 func (e *Engine) inMaintenance(o *Object, t int64) bool {
@@ -703,6 +714,7 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("availability: tick: commit: %w", err)
 	}
+	e.annotate(*events)
 	return nil
 }
 
