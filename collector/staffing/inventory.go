@@ -485,3 +485,18 @@ func macsConflict(inv *Inventory, a, b *record) bool {
 	}
 	return true
 }
+
+// subset returns the sites in ids with their counts. The result carries
+// no device records: pass the returned counts to Compute.
+func (inv *Inventory) subset(counts []Counts, ids map[int64]bool) (*Inventory, []Counts) {
+	out := &Inventory{}
+	var cs []Counts
+	for i := range inv.Sites {
+		if ids[inv.Sites[i].ID] {
+			out.Sites = append(out.Sites, inv.Sites[i])
+			cs = append(cs, counts[i])
+		}
+	}
+	out.starts = make([]int, len(out.Sites)+1)
+	return out, cs
+}
