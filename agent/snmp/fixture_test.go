@@ -213,3 +213,137 @@ func TestFixtureSwitchAruba(t *testing.T) {
 		t.Fatalf("too many requests for one switch: %d", req)
 	}
 }
+
+func pollFixture(t *testing.T, community string) []metric.Point {
+	t.Helper()
+	srv := serveFixtures(t, nil)
+	p := newPoller(t, Config{Targets: []Target{simTarget(srv, community)}})
+	pts := pollOnce(t, p, 0)
+	if f := pointFields(byMeas(pts, "snmp_poll")[0]); f["reachable"] != true || f["error"] != "" {
+		t.Fatalf("poll %s failed: %v", community, f)
+	}
+	return pts
+}
+
+func TestFixtureAccessPoint(t *testing.T) {
+	pts := pollFixture(t, "unifi-uap-ac-pro")
+	// sysObjectID is plain net-snmp; the UniFi MIB marks it as an AP.
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "access_point" {
+		t.Fatalf("class %q, want access_point", c)
+	}
+	if len(byMeas(pts, "snmp_if")) != 7 {
+		t.Fatalf("want 7 interfaces, got %d", len(byMeas(pts, "snmp_if")))
+	}
+	root, ok := find(pts, "snmp_hr_storage", "storage", "/")
+	if !ok || pointFields(root)["size_bytes"] != int64(2048*4096) || pointFields(root)["type"] != nil || tagOf(root, "type") != "fixed_disk" {
+		t.Fatalf("root fs: %v %v", root.Tags, pointFields(root))
+	}
+	cpu := byMeas(pts, "snmp_hr_cpu")
+	if len(cpu) != 1 || pointFields(cpu[0])["load_avg_pct"] != 7.0 {
+		t.Fatalf("cpu: %v", cpu)
+	}
+}
+
+func TestFixturePrinter(t *testing.T) {
+	pts := pollFixture(t, "hp-color-laserjet-m479")
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "printer" {
+		t.Fatalf("class %q, want printer", c)
+	}
+	pr := byMeas(pts, "snmp_printer")
+	if len(pr) != 1 {
+		t.Fatalf("want one snmp_printer, got %d", len(pr))
+	}
+	f := pointFields(pr[0])
+	if f["page_count"] != uint64(48213) || f["status_text"] != "idle" || f["device_status_text"] != "warning" || f["errors"] != "" {
+		t.Fatalf("printer: %v", f)
+	}
+	// Magenta is at 360/6000 = 6 %: low. The waste toner box reports
+	// "some remaining" (-3).
+	mag, ok := find(pts, "snmp_printer_supply", "supply", "Magenta Cartridge HP W2033X")
+	if mf := pointFields(mag); !ok || mf["level_pct"] != 6.0 || mf["state"] != "low" || mf["colorant"] != "magenta" || mf["type_name"] != "toner" {
+		t.Fatalf("magenta: %v", mf)
+	}
+	waste, _ := find(pts, "snmp_printer_supply", "supply", "Toner Collection Unit HP 3WT90A")
+	if wf := pointFields(waste); wf["state"] != "some_remaining" || wf["supply_class"] != "filled" {
+		t.Fatalf("waste toner: %v", wf)
+	}
+	if f["supplies_attention"] != int64(1) {
+		t.Fatalf("supplies needing attention: %v", f["supplies_attention"])
+	}
+}
+
+func TestFixtureUPS(t *testing.T) {
+	pts := pollFixture(t, "eaton-5px")
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "ups" {
+		t.Fatalf("class %q, want ups", c)
+	}
+	u := byMeas(pts, "snmp_ups")
+	if len(u) != 1 {
+		t.Fatalf("want one snmp_ups, got %d", len(u))
+	}
+	f := pointFields(u[0])
+	want := map[string]any{"battery_status_text": "normal", "charge_pct": int64(100), "minutes_remaining": int64(38), "on_battery": false,
+		"battery_voltage_v": 54.3, "input_voltage_v": 231.0, "output_voltage_v": 230.0, "output_load_pct": 26.0, "output_power_w": 371.0,
+		"input_frequency_hz": 50.0, "model": "Eaton 5PX 1500"}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, f[k], f[k], v)
+		}
+	}
+}
+
+func TestFixtureCiscoAndServer(t *testing.T) {
+	pts := pollFixture(t, "cisco-c3750")
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "switch" {
+		t.Fatalf("Cisco 3750 class %q, want switch", c)
+	}
+	if n := len(byMeas(pts, "snmp_if")); n != 59 {
+		t.Fatalf("Cisco 3750: want 59 interfaces, got %d", n)
+	}
+	pts = pollFixture(t, "linux-server-netsnmp")
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "server" {
+		t.Fatalf("net-snmp Linux class %q, want server", c)
+	}
+	// This container's snmpd has no hrProcessorTable: no CPU point, but
+	// memory and file systems.
+	mem, ok := find(pts, "snmp_hr_storage", "storage", "Physical memory")
+	if !ok || tagOf(mem, "type") != "ram" || pointFields(mem)["used_pct"] == nil {
+		t.Fatalf("server memory: %v %v", mem.Tags, pointFields(mem))
+	}
+	if len(byMeas(pts, "snmp_hr_cpu")) != 0 {
+		t.Fatal("CPU point without hrProcessorLoad values")
+	}
+}
+
+// Custom OIDs: a scalar with scale and rate, a table with a tag column.
+func TestCustomProfile(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	tg := simTarget(srv, "eaton-5px")
+	tg.Profiles = []string{"system", "usv"}
+	p := newPoller(t, Config{Targets: []Target{tg}, Custom: []CustomProfile{{
+		Name: "usv",
+		Scalars: []CustomOID{{Name: "battery_v", OID: "1.3.6.1.2.1.33.1.2.5.0", Scale: 0.1}, {Name: "line_bads", OID: ".1.3.6.1.2.1.33.1.3.1.0", Rate: true}},
+		Columns: []CustomOID{{Name: "line", OID: "1.3.6.1.2.1.33.1.4.4.1.2", Tag: false}, {Name: "watts", OID: "1.3.6.1.2.1.33.1.4.4.1.4"}},
+	}}})
+	pts := pollOnce(t, p, 0)
+	sc := byMeas(pts, "snmp_usv")
+	if len(sc) != 2 {
+		t.Fatalf("want scalar and one row point, got %d", len(sc))
+	}
+	f := pointFields(sc[0])
+	if f["battery_v"] != 54.300000000000004 && f["battery_v"] != 54.3 {
+		t.Fatalf("scaled scalar: %v", f)
+	}
+	if f["line_bads"] != uint64(3) {
+		t.Fatalf("counter scalar: %v", f)
+	}
+	if tagOf(sc[1], "index") != "1" || pointFields(sc[1])["watts"] != 371.0 {
+		t.Fatalf("row: %v %v", sc[1].Tags, pointFields(sc[1]))
+	}
+	if len(byMeas(pts, "snmp_if")) != 0 {
+		t.Fatal("interfaces polled although not listed")
+	}
+	if _, err := New(Config{Custom: []CustomProfile{{Name: "x", Scalars: []CustomOID{{Name: "a", OID: "sysUpTime.0"}}}}}); err == nil || !strings.Contains(err.Error(), "not numeric") {
+		t.Fatalf("MIB name must be refused with a hint, got %v", err)
+	}
+}

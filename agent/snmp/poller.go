@@ -488,7 +488,7 @@ func explain(err error, t *Target) error {
 	case strings.Contains(msg, "unknown user") || strings.Contains(msg, "UnknownUserName"):
 		return fmt.Errorf("SNMPv3 user %q unknown to the device: %w", t.User.Name, err)
 	case strings.Contains(msg, "wrong digest") || strings.Contains(msg, "WrongDigest") || strings.Contains(msg, "authentic"):
-		return fmt.Errorf("SNMPv3 authentication failed for user %q (wrong auth_password or auth_protocol): %w", t.User.Name, err)
+		return fmt.Errorf("SNMPv3 authentication failed for user %q: the device does not know this user, or auth_password/auth_protocol is wrong: %w", t.User.Name, err)
 	case strings.Contains(msg, "decrypt") || strings.Contains(msg, "DecryptionError"):
 		return fmt.Errorf("SNMPv3 decryption failed for user %q (wrong priv_password or priv_protocol): %w", t.User.Name, err)
 	case strings.Contains(msg, "UnsupportedSecLevel") || strings.Contains(msg, "unsupported security level"):
