@@ -112,6 +112,11 @@ type Options struct {
 	// OnDrop is called, without locks held, for every drop. It may call
 	// Append (for example to queue a schulmon_outbox_drop point).
 	OnDrop func(DropEvent)
+	// DropPoints makes the outbox append a schulmon_outbox_drop point
+	// (DropEvent.Point, with DropTags) for every drop, so that drops reach
+	// the collector even if they happen before the agent is running.
+	DropPoints bool
+	DropTags   map[string]string
 	// Now is the clock, for tests; default time.Now.
 	Now func() time.Time
 }
@@ -218,6 +223,8 @@ type Outbox struct {
 	dirty      bool  // unsynced writes (SyncInterval)
 	buf        []byte
 	events     []DropEvent // collected under mu, fired after unlock
+	parser     metric.Parser
+	lineExt    [][2]int
 	closed     bool
 
 	appended, acked atomic.Uint64
@@ -549,10 +556,15 @@ func (o *Outbox) append(points []metric.Point) error {
 	if invalid > 0 {
 		o.drop(DropEvent{Reason: ReasonInvalid, Points: invalid})
 	}
+	return o.write(b, seq, npts)
+}
+
+// write appends the framed records in b (sequence numbers o.nextSeq up to
+// next-1, npts points in all) to the active segment.
+func (o *Outbox) write(b []byte, next uint64, npts int) error {
 	if npts == 0 {
 		return nil
 	}
-
 	s := o.segs[len(o.segs)-1]
 	if s.size > int64(len(segmentMagic)) && s.size+int64(len(b)) > o.opt.SegmentBytes {
 		if err := o.newSegment(o.nextSeq); err != nil {
@@ -568,8 +580,8 @@ func (o *Outbox) append(points []metric.Point) error {
 	switch o.opt.Sync {
 	case SyncEveryAppend:
 		if err := s.f.Sync(); err != nil {
-			// The data may or may not be on disk; the records stay counted
-			// in the file so that a later open sees them or a torn tail.
+			// Whether the data reached the disk is unknown: remove it, so
+			// that the caller's error means "not stored".
 			_ = s.f.Truncate(s.size)
 			return fmt.Errorf("sync outbox segment %s: %w", s.path, err)
 		}
@@ -577,10 +589,10 @@ func (o *Outbox) append(points []metric.Point) error {
 		o.dirty = true
 	}
 	s.size += int64(len(b))
-	s.next = seq
+	s.next = next
 	s.points += int64(npts)
 	o.total += int64(len(b))
-	o.nextSeq = seq
+	o.nextSeq = next
 	o.pending += int64(npts)
 	o.appended.Add(uint64(npts))
 	if len(b) > 4<<20 && cap(o.buf) > 4<<20 {
@@ -874,11 +886,25 @@ func (o *Outbox) fire() {
 	ev := o.events
 	o.events = nil
 	o.mu.Unlock()
-	if o.opt.OnDrop == nil {
+	if len(ev) == 0 {
 		return
 	}
-	for _, e := range ev {
-		o.opt.OnDrop(e)
+	if o.opt.OnDrop != nil {
+		for _, e := range ev {
+			o.opt.OnDrop(e)
+		}
+	}
+	if o.opt.DropPoints {
+		now := o.opt.Now()
+		pts := make([]metric.Point, len(ev))
+		for i, e := range ev {
+			pts[i] = e.Point(o.opt.DropTags, now)
+		}
+		// Recursion ends: a size drop frees a whole segment, far more than
+		// these few points take.
+		if err := o.Append(pts); err != nil {
+			o.log.Error("record outbox drop events", "err", err)
+		}
 	}
 }
 
