@@ -321,7 +321,7 @@ func TestCustomProfile(t *testing.T) {
 	tg := simTarget(srv, "eaton-5px")
 	tg.Profiles = []string{"system", "usv"}
 	p := newPoller(t, Config{Targets: []Target{tg}, Custom: []CustomProfile{{
-		Name: "usv",
+		Name:    "usv",
 		Scalars: []CustomOID{{Name: "battery_v", OID: "1.3.6.1.2.1.33.1.2.5.0", Scale: 0.1}, {Name: "line_bads", OID: ".1.3.6.1.2.1.33.1.3.1.0", Rate: true}},
 		Columns: []CustomOID{{Name: "line", OID: "1.3.6.1.2.1.33.1.4.4.1.2", Tag: false}, {Name: "watts", OID: "1.3.6.1.2.1.33.1.4.4.1.4"}},
 	}}})

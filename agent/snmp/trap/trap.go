@@ -73,7 +73,11 @@ type Receiver struct {
 	// Received and Dropped count traps, for the agent's self-metrics.
 	Received atomic.Int64
 	Dropped  atomic.Int64
+	ready    chan struct{}
 }
+
+// Ready is closed once the receiver listens.
+func (r *Receiver) Ready() <-chan struct{} { return r.ready }
 
 // New builds a receiver; Run starts it.
 func New(cfg Config, sink Sink, resolve Resolver) (*Receiver, error) {
@@ -83,7 +87,7 @@ func New(cfg Config, sink Sink, resolve Resolver) (*Receiver, error) {
 	if resolve == nil {
 		resolve = func(netip.Addr) (string, string, bool) { return "", "", false }
 	}
-	r := &Receiver{cfg: cfg, sink: sink, resolve: resolve}
+	r := &Receiver{cfg: cfg, sink: sink, resolve: resolve, ready: make(chan struct{})}
 	tl := gosnmp.NewTrapListener()
 	params := &gosnmp.GoSNMP{Version: gosnmp.Version2c, Logger: gosnmp.NewLogger(nil), Timeout: 2 * time.Second}
 	if len(cfg.Users) > 0 {
@@ -141,6 +145,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 		r.listener.Close()
 		return nil
 	}
+	close(r.ready)
 	slog.Info("snmp trap receiver listening", "addr", r.cfg.Listen, "v3_users", len(r.cfg.Users))
 	select {
 	case <-ctx.Done():
