@@ -191,3 +191,14 @@ func ParseSource(s string) (Source, error) {
 	}
 	return 0, fmt.Errorf("unknown inventory source %q (use one of %s)", s, strings.Join(sourceNames[:], ", "))
 }
+
+var typeTenancy = [numTypes]string{"", "grundschule", "weiterfuehrende_schule", "berufskolleg", "foerderschule", "verwaltung"}
+
+// TenancyName is the type as the tenancy's sites table stores it
+// ("grundschule", "weiterfuehrende_schule", …).
+func (t SchoolType) TenancyName() string {
+	if t < numTypes {
+		return typeTenancy[t]
+	}
+	return ""
+}
