@@ -173,7 +173,7 @@ func (r *runner) cycle(ctx context.Context, sink Sink) {
 	}
 	var points []metric.Point
 	if r.checker == nil {
-		msg := fmt.Sprintf("%v; next start in %s", r.lastErr, time.Until(r.retryAt).Round(time.Second))
+		msg := fmt.Sprintf("%v; next start in %s", r.lastErr, time.Until(r.retryAt).Round(100*time.Millisecond))
 		points = append(points, r.checkPoint(now, sdk.StatusUnknown, msg, 0, nil))
 	} else {
 		r.calls++
@@ -336,7 +336,7 @@ func (r *runner) startError(path string, err error) error {
 		}
 		return r.errorf("checksum mismatch: %s has sha256 %s but the configuration pins %s; not started (if the plugin was updated on purpose, put the new sum in plugins.instances[].sha256)",
 			path, have, r.inst.SHA256)
-	case strings.Contains(msg, "Incompatible API version"):
+	case strings.Contains(strings.ToLower(msg), "incompatible api version"):
 		return r.errorf("handshake failed: %s speaks another plugin protocol (%s); this agent speaks version %d; rebuild the plugin against this schulmon's plugins/sdk",
 			path, msg, sdk.ProtocolVersion)
 	case strings.Contains(msg, "Unrecognized remote plugin message"), strings.Contains(msg, "plugin exited before we could connect"):
