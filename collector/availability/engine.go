@@ -147,6 +147,7 @@ type Engine struct {
 	children map[int64][]int64
 	gaps     map[int64][]gapSpan
 	maint    []Maintenance
+	set      *settings
 	runID    int64
 	reloaded time.Time
 }
@@ -185,11 +186,11 @@ func (e *Engine) reload(ctx context.Context, now time.Time) error {
 	for k := range gaps {
 		sort.Slice(gaps[k], func(i, j int) bool { return gaps[k][i].Start < gaps[k][j].Start })
 	}
-	maint, err := ListMaintenance(ctx, e.db)
+	set, err := loadSettings(ctx, e.db)
 	if err != nil {
 		return err
 	}
-	e.gaps, e.maint, e.reloaded = gaps, maint, now
+	e.gaps, e.maint, e.set, e.reloaded = gaps, set.maint, set, now
 	return nil
 }
 
@@ -302,9 +303,9 @@ func (e *Engine) object(ctx context.Context, tx *sql.Tx, info ObjectInfo, first 
 	return st, nil
 }
 
-// Observe feeds signals into the engine. Signals may be out of order and
+// ObserveSignals feeds signals into the engine. Signals may be out of order and
 // may lie in the past (replays): they revise the derived outages.
-func (e *Engine) Observe(ctx context.Context, sigs []Signal) error {
+func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 	if len(sigs) == 0 {
 		return nil
 	}

@@ -39,7 +39,7 @@ func info(device, class string) ObjectInfo {
 
 func (h *harness) observe(sigs ...Signal) {
 	h.t.Helper()
-	if err := h.e.Observe(context.Background(), sigs); err != nil {
+	if err := h.e.ObserveSignals(context.Background(), sigs); err != nil {
 		h.t.Fatal(err)
 	}
 }

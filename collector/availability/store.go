@@ -34,7 +34,7 @@ var schema = []string{
 		segs BLOB,
 		UNIQUE(site_id, device, check_name))`,
 	`CREATE TABLE IF NOT EXISTS av_spans (
-		id INTEGER PRIMARY KEY,
+		id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: alert keys name spans
 		object_id INTEGER NOT NULL,
 		site_id INTEGER NOT NULL,
 		state TEXT NOT NULL,
