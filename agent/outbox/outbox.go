@@ -436,14 +436,30 @@ func (o *Outbox) scanSegment(s *segment, last bool, nextFirst uint64) error {
 	return nil
 }
 
-// noteCorrupt counts an unreadable region; its points are estimated from
-// the line breaks in it.
+// noteCorrupt counts an unreadable region; its points are estimated (see
+// estimatePoints).
 func (o *Outbox) noteCorrupt(rest []byte, records int, oldest time.Time) {
-	pts := bytes.Count(rest, []byte{'\n'})
+	pts := estimatePoints(rest)
 	if pts == 0 && records == 0 {
 		return
 	}
 	o.drop(DropEvent{Reason: ReasonCorrupt, Points: pts, Records: records, Oldest: oldest})
+}
+
+// estimatePoints estimates the points in a damaged region: record headers
+// are followed while they look sane (a flipped payload bit leaves them
+// intact), the rest is counted by line breaks.
+func estimatePoints(b []byte) int {
+	n := 0
+	for len(b) >= recordOverhead {
+		h, err := parseHeader(b)
+		if err != nil || h.size() > int64(len(b)) || int64(h.points) > h.size() {
+			break
+		}
+		n += int(h.points)
+		b = b[h.size():]
+	}
+	return n + bytes.Count(b, []byte{'\n'})
 }
 
 func (o *Outbox) truncate(s *segment, size int64) error {
