@@ -340,7 +340,12 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 			touched[st] = struct{}{}
 		}
 		now := ms(e.cfg.Now())
+		list := make([]*objState, 0, len(touched))
 		for st := range touched {
+			list = append(list, st)
+		}
+		e.parentsFirst(list)
+		for _, st := range list {
 			if err := e.sync(ctx, tx, st, now, &events); err != nil {
 				return err
 			}
@@ -445,8 +450,16 @@ func (e *Engine) gapsFor(site int64) []gapSpan {
 // sync re-derives an object's spans, writes the difference to the
 // database and collects events. Called with e.mu held.
 func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event) error {
+	return e.syncDepth(ctx, tx, st, now, events, 0)
+}
+
+func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event, depth int) error {
 	e.compact(st, now)
 	cur := derive(st.segs, st.p, st.Heartbeat, e.gapsFor(st.SiteID), now)
+	if st.ParentID != 0 {
+		cur = splitUnreachable(cur, e.ancestorsDown(st, now))
+	}
+	downChanged := false
 	used := make([]bool, len(st.spans))
 	for i := range cur {
 		c := &cur[i]
@@ -471,6 +484,7 @@ func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, 
 				return fmt.Errorf("availability: store span of %s: %w", st.Name(), err)
 			}
 			if c.State == StateDown {
+				downChanged = true
 				*events = append(*events, e.event(EventDown, st, *c, now))
 			}
 			continue
@@ -486,6 +500,7 @@ func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, 
 			if _, err := tx.ExecContext(ctx, `UPDATE av_spans SET start_ms=?, end_ms=?, cause=? WHERE id=?`, c.Start, end, c.Cause, c.ID); err != nil {
 				return fmt.Errorf("availability: update span of %s: %w", st.Name(), err)
 			}
+			downChanged = downChanged || c.State == StateDown
 			if p.Start != c.Start && st.notified[p.Start] {
 				st.notified[c.Start] = true
 			}
@@ -499,6 +514,7 @@ func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, 
 			return fmt.Errorf("availability: delete span of %s: %w", st.Name(), err)
 		}
 		if p.State == StateDown {
+			downChanged = true
 			*events = append(*events, e.event(EventRevoked, st, p, now))
 		}
 		delete(st.notified, p.Start)
@@ -519,7 +535,82 @@ func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, 
 		}
 	}
 	st.nextCheck = min(st.nextCheck, nextChange(st.segs, st.p, now))
+	// A parent's outage changes what its children's down time means.
+	if downChanged && depth < 16 {
+		for _, c := range e.children[st.ID] {
+			if cs := e.byID[c]; cs != nil {
+				if err := e.syncDepth(ctx, tx, cs, now, events, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// ancestorsDown is the union of the down time of all ancestors; open
+// spans reach to the end of time.
+func (e *Engine) ancestorsDown(st *objState, now int64) Set {
+	var acc []Interval
+	seen := map[int64]bool{st.ID: true}
+	for p := st.ParentID; p != 0 && !seen[p]; {
+		seen[p] = true
+		ps := e.byID[p]
+		if ps == nil {
+			break
+		}
+		for _, sp := range ps.spans {
+			if sp.State == StateDown {
+				end := sp.End
+				if end == 0 {
+					end = math.MaxInt64
+				}
+				acc = append(acc, Interval{sp.Start, end})
+			}
+		}
+		p = ps.ParentID
+	}
+	return Normalize(acc)
+}
+
+// splitUnreachable turns the parts of down spans that overlap a down
+// ancestor into unreachable spans: the outage is counted once, at the
+// parent.
+func splitUnreachable(spans []Span, parent Set) []Span {
+	if len(parent) == 0 {
+		return spans
+	}
+	var out []Span
+	for _, sp := range spans {
+		if sp.State != StateDown {
+			out = append(out, sp)
+			continue
+		}
+		end := sp.End
+		if end == 0 {
+			end = math.MaxInt64
+		}
+		whole := Set{{sp.Start, end}}
+		var parts []Span
+		for _, iv := range Subtract(whole, parent) {
+			parts = append(parts, Span{State: StateDown, Cause: sp.Cause, Start: iv.Start, End: iv.End})
+		}
+		for _, iv := range Intersect(whole, parent) {
+			parts = append(parts, Span{State: StateUnreachable, Cause: CauseParentDown, Start: iv.Start, End: iv.End})
+		}
+		for i := range parts {
+			if parts[i].End == math.MaxInt64 {
+				parts[i].End = 0
+			}
+		}
+		sortSpans(parts)
+		out = append(out, parts...)
+	}
+	return out
+}
+
+func sortSpans(s []Span) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Start < s[j].Start })
 }
 
 // nextChange is the earliest time at which the derived spans can change
@@ -572,6 +663,26 @@ func (e *Engine) compact(st *objState, now int64) {
 	}
 	st.spans = st.spans[:w]
 	st.dirty = true
+}
+
+// parentsFirst orders objects so that parents are derived before their
+// children, who then see the parent's outage at once.
+func (e *Engine) parentsFirst(list []*objState) {
+	if len(e.children) == 0 {
+		return
+	}
+	depth := func(st *objState) int {
+		d := 0
+		for p := st.ParentID; p != 0 && d < 16; d++ {
+			ps := e.byID[p]
+			if ps == nil {
+				break
+			}
+			p = ps.ParentID
+		}
+		return d
+	}
+	sort.SliceStable(list, func(i, j int) bool { return depth(list[i]) < depth(list[j]) })
 }
 
 func (e *Engine) descendants(id int64) []string {
@@ -702,6 +813,7 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 	if len(due) == 0 {
 		return nil
 	}
+	e.parentsFirst(due)
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("availability: tick: %w", err)

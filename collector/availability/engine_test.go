@@ -303,6 +303,20 @@ func TestParentOutageCountedOnce(t *testing.T) {
 	if len(rs) != 1 || !slices.Equal(rs[0].Children, []string{"GS Am Park/ap1", "GS Am Park/sw1"}) {
 		t.Fatalf("router spans %+v, want one outage listing both children", rs)
 	}
+	for _, d := range []string{"sw1", "ap1"} {
+		s := h.spans(d)
+		if len(s) != 1 || s[0].State != StateUnreachable || s[0].Cause != CauseParentDown {
+			t.Fatalf("%s spans %+v, want one unreachable span", d, s)
+		}
+	}
+	var downRows int
+	h.db.QueryRow(`SELECT COUNT(*) FROM av_spans WHERE state='down'`).Scan(&downRows)
+	if downRows != 1 {
+		t.Fatalf("%d down rows stored, want 1 (at the router)", downRows)
+	}
+	if k := h.rec.kinds("sw1"); len(k) != 0 {
+		t.Fatalf("child events %v", k)
+	}
 	r := report(t, h.db, Query{Site: "GS Am Park", Window: Window{From: t0, To: h.clk.Now()}, Now: h.clk.Now()})
 	got := map[string]Row{}
 	for _, row := range r.Rows {

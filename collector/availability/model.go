@@ -35,6 +35,7 @@ const (
 	CauseNoData        Cause = "no_data"        // unknown: the observer (agent) sent nothing
 	CauseCollectorDown Cause = "collector_down" // unknown: the collector was not running
 	CauseUplinkDown    Cause = "uplink_down"    // unknown: the site's uplink was down
+	CauseParentDown    Cause = "parent_down"    // unreachable: counted at the parent
 )
 
 // ObjectKey identifies a monitored object: a device at a site, or a service

@@ -174,6 +174,7 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	}
 	downs := map[int64][]Interval{}
 	unknowns := map[int64][]Interval{}
+	unreachables := map[int64][]Interval{}
 	for _, s := range spans {
 		end := s.end
 		if end == 0 || end > to {
@@ -183,9 +184,12 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		if iv.Len() <= 0 {
 			continue
 		}
-		if s.state == StateDown {
+		switch s.state {
+		case StateDown:
 			downs[s.obj] = append(downs[s.obj], iv)
-		} else {
+		case StateUnreachable:
+			unreachables[s.obj] = append(unreachables[s.obj], iv)
+		default:
 			unknowns[s.obj] = append(unknowns[s.obj], iv)
 		}
 	}
@@ -244,10 +248,12 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		}
 		svc, maint, calName := cc.service(o, start, to)
 		dn := Normalize(downs[o.ID])
-		var unreach Set
+		unreach := Normalize(unreachables[o.ID])
 		if o.ParentID != 0 && len(dn) > 0 {
+			// Stored spans are split already; this covers parents set
+			// after the fact.
 			pd := ancestorDown(o)
-			unreach = Intersect(dn, pd)
+			unreach = Union(unreach, Intersect(dn, pd))
 			dn = Subtract(dn, pd)
 		}
 		unk := Subtract(Normalize(unknowns[o.ID]), dn)
