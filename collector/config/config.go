@@ -53,6 +53,11 @@ type Limits struct {
 	MaxLineBytes    int   `yaml:"max_line_bytes"`
 	MaxPoints       int   `yaml:"max_points"`
 	MaxInFlight     int   `yaml:"max_in_flight"`
+	// Per token (one agent): requests and points per second before 429
+	// with Retry-After. 0 takes the defaults (10 and 50,000), negative
+	// disables the limit.
+	TokenRequestsPerSecond float64 `yaml:"token_requests_per_second"`
+	TokenPointsPerSecond   float64 `yaml:"token_points_per_second"`
 }
 
 // Log configures logging.

@@ -34,6 +34,10 @@ type Limits struct {
 	MaxLineBytes    int   // default 64 KiB
 	MaxPoints       int   // per request; default 100,000
 	MaxInFlight     int   // concurrent writes before 429; default 256
+	// Per token: requests and points per second before 429 with
+	// Retry-After; default 10 and 50,000; negative disables.
+	TokenRequestsPerSecond float64
+	TokenPointsPerSecond   float64
 }
 
 func (l *Limits) defaults() {
@@ -51,6 +55,12 @@ func (l *Limits) defaults() {
 	}
 	if l.MaxInFlight == 0 {
 		l.MaxInFlight = 256
+	}
+	if l.TokenRequestsPerSecond == 0 {
+		l.TokenRequestsPerSecond = 10
+	}
+	if l.TokenPointsPerSecond == 0 {
+		l.TokenPointsPerSecond = 50000
 	}
 }
 
@@ -103,6 +113,7 @@ type Handler struct {
 	limits    Limits
 	log       *slog.Logger
 	inflight  chan struct{}
+	tokens    *tokenLimits
 	now       func() time.Time
 
 	parsers sync.Pool
@@ -119,6 +130,7 @@ func New(dir Directory, st store.Writer, limits Limits, log *slog.Logger, reg pr
 	h := &Handler{
 		dir: dir, store: st, limits: limits, log: log,
 		inflight: make(chan struct{}, limits.MaxInFlight),
+		tokens:   newTokenLimits(limits),
 		now:      time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "schulmon_collector_write_requests_total", Help: "Write requests by HTTP status code."}, []string{"code"}),
 		points:   prometheus.NewCounter(prometheus.CounterOpts{Name: "schulmon_collector_points_written_total", Help: "Points stored through the write API."}),
@@ -149,7 +161,9 @@ func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string, line
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Platform-Error-Code", code)
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "5")
+		}
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(apiError{Code: code, Message: msg, Line: line})
@@ -187,6 +201,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusForbidden, "forbidden", "this token is not bound to a site and cannot write: create an agent token with 'schulmon-collector token create --site …'", 0)
 		return
 	}
+	if d := h.tokens.allowRequest(p.TokenID, time.Now()); d > 0 {
+		setRetryAfter(w, d)
+		h.fail(w, http.StatusTooManyRequests, "too many requests", "this token sends more requests per second than allowed: retry after the Retry-After delay", 0)
+		return
+	}
 	select {
 	case h.inflight <- struct{}{}:
 		defer func() { <-h.inflight }()
@@ -222,6 +241,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			line = pe.Line
 		}
 		h.fail(w, http.StatusBadRequest, "invalid", "nothing was written: "+err.Error(), line)
+		return
+	}
+	if d := h.tokens.allowPoints(p.TokenID, len(parser.Rows), time.Now()); d > 0 {
+		setRetryAfter(w, d)
+		h.fail(w, http.StatusTooManyRequests, "too many requests", "this token sends more points per second than allowed: nothing was written; retry after the Retry-After delay", 0)
 		return
 	}
 	if len(parser.Rows) == 0 {
