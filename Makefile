@@ -20,6 +20,10 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./agent/cmd/schulmon-agent ./collector/cmd/schulmon-collector
+	@mkdir -p $(BIN)/plugins
+	@for p in http tcp ping dns; do \
+	  $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/schulmon-plugin-$$p ./plugins/$$p || exit 1; \
+	done
 
 # The agent cross-compiles for every platform schools run (pure Go, no cgo).
 build-all:

@@ -357,4 +357,3 @@ func sha256File(t *testing.T, path string) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
-
