@@ -95,21 +95,20 @@ func (r *Report) writeCSV(w io.Writer) error {
 // "endpoint 42: discovery 30, agent+discovery 10, csv 2 (11 records merged)".
 func HowCounted(ps []Provenance) string {
 	var parts []string
-	for _, p := range ps {
-		keys := make([]string, 0, len(p.SeenBy))
-		for k := range p.SeenBy {
+	for i := range ps {
+		p := &ps[i]
+		by := p.SeenBy()
+		keys := make([]string, 0, len(by))
+		for k := range by {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		var seen []string
 		for _, k := range keys {
-			seen = append(seen, fmt.Sprintf("%s %d", k, p.SeenBy[k]))
+			seen = append(seen, fmt.Sprintf("%s %d", k, by[k]))
 		}
-		if len(seen) == 0 {
-			for k, n := range p.Records {
-				seen = append(seen, fmt.Sprintf("%s %d", k, n))
-			}
-			sort.Strings(seen)
+		if p.Scenario != 0 {
+			seen = append(seen, fmt.Sprintf("scenario %+d", p.Scenario))
 		}
 		s := fmt.Sprintf("%s %d: %s", p.Class, p.Devices, strings.Join(seen, ", "))
 		if p.Merged > 0 {

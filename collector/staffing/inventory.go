@@ -1,6 +1,7 @@
 package staffing
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Site is one school or administration building with the attributes the
@@ -247,37 +249,100 @@ func NormHostname(s string) string {
 }
 
 // Provenance says how a site's count of one class was made: how many
-// records each source delivered, and how many distinct devices each
-// combination of sources stands for after deduplication.
+// records each source delivered, how many distinct devices each
+// combination of sources stands for after deduplication, and how many
+// records were folded into another. It is fixed-size so that counting
+// 32,000 sites allocates one slice per site and no maps; JSON shows
+// records and seen_by as objects keyed by source names.
 type Provenance struct {
-	Class   Class          `json:"class"`
-	Devices int            `json:"devices"`
-	Records map[string]int `json:"records"`           // per source, before deduplication
-	SeenBy  map[string]int `json:"seen_by,omitempty"` // "agent+discovery" → devices
-	Merged  int            `json:"merged"`            // records folded into another
+	Class   Class
+	Devices int
+	Merged  int
+	// Scenario devices were added by a what-if, not seen by any source.
+	Scenario int
+	records  [numSources]int32
+	seenBy   [1 << numSources]int32
+}
+
+// Records returns the records per source, before deduplication.
+func (p *Provenance) Records() map[string]int {
+	m := map[string]int{}
+	for s, n := range p.records {
+		if n > 0 {
+			m[sourceNames[s]] = int(n)
+		}
+	}
+	return m
+}
+
+// SeenBy returns the distinct devices per combination of sources, e.g.
+// "agent+discovery" → 12.
+func (p *Provenance) SeenBy() map[string]int {
+	m := map[string]int{}
+	for mask, n := range p.seenBy {
+		if n > 0 {
+			m[maskName(uint8(mask))] = int(n)
+		}
+	}
+	return m
+}
+
+type provenanceJSON struct {
+	Class    Class          `json:"class"`
+	Devices  int            `json:"devices"`
+	Records  map[string]int `json:"records,omitempty"`
+	SeenBy   map[string]int `json:"seen_by,omitempty"`
+	Merged   int            `json:"merged"`
+	Scenario int            `json:"scenario,omitempty"`
+}
+
+// MarshalJSON writes records and seen_by as objects.
+func (p Provenance) MarshalJSON() ([]byte, error) {
+	return json.Marshal(provenanceJSON{Class: p.Class, Devices: p.Devices, Records: p.Records(), SeenBy: p.SeenBy(), Merged: p.Merged, Scenario: p.Scenario})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Provenance) UnmarshalJSON(b []byte) error {
+	var j provenanceJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*p = Provenance{Class: j.Class, Devices: j.Devices, Merged: j.Merged, Scenario: j.Scenario}
+	for k, n := range j.Records {
+		src, err := ParseSource(k)
+		if err != nil {
+			return err
+		}
+		p.records[src] = int32(n)
+	}
+	for k, n := range j.SeenBy {
+		var mask uint8
+		for _, part := range strings.Split(k, "+") {
+			src, err := ParseSource(part)
+			if err != nil {
+				return err
+			}
+			mask |= 1 << src
+		}
+		p.seenBy[mask] = int32(n)
+	}
+	return nil
 }
 
 // Counts are a site's deduplicated device counts.
 type Counts struct {
-	Devices    [numClasses]int
+	Devices    DeviceCounts
 	Provenance []Provenance
 }
 
 // Total returns the number of devices of all classes.
-func (c *Counts) Total() int {
-	n := 0
-	for _, v := range c.Devices {
-		n += v
-	}
-	return n
-}
+func (c *Counts) Total() int { return c.Devices.Total() }
 
-// siteTally is the fixed-size per-site result of counting; it becomes
-// Counts (with maps) only when a report is written.
+// siteTally is the per-worker scratch result of counting one site.
 type siteTally struct {
 	devices [numClasses]int
-	records [numClasses][numSources]int
-	masks   [numClasses][1 << numSources]int
+	records [numClasses][numSources]int32
+	masks   [numClasses][1 << numSources]int32
 	merged  [numClasses]int
 }
 
@@ -288,6 +353,7 @@ type scratch struct {
 	mask   []uint8
 	class  []Class  // class of the group, from its most trusted record
 	source []Source // that record's source
+	tally  siteTally
 }
 
 // Count deduplicates every site's records and returns the counts in site
@@ -307,10 +373,9 @@ func (inv *Inventory) Count() []Counts {
 }
 
 func (inv *Inventory) count(workers int) []Counts {
-	tallies := make([]siteTally, len(inv.Sites))
+	out := make([]Counts, len(inv.Sites))
 	var wg sync.WaitGroup
-	var next int64
-	var mu sync.Mutex
+	var next atomic.Int64
 	const chunk = 256
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -318,51 +383,41 @@ func (inv *Inventory) count(workers int) []Counts {
 			defer wg.Done()
 			sc := &scratch{idx: make(map[uint64]int32, 1024)}
 			for {
-				mu.Lock()
-				lo := int(next)
-				next += chunk
-				mu.Unlock()
+				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(inv.Sites) {
 					return
 				}
 				hi := min(lo+chunk, len(inv.Sites))
 				for s := lo; s < hi; s++ {
-					inv.countSite(s, sc, &tallies[s])
+					sc.tally = siteTally{}
+					inv.countSite(s, sc, &sc.tally)
+					sc.tally.fill(&out[s])
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	out := make([]Counts, len(tallies))
-	for i := range tallies {
-		out[i] = tallies[i].counts()
-	}
 	return out
 }
 
-func (t *siteTally) counts() Counts {
-	c := Counts{Devices: t.devices}
+func (t *siteTally) fill(c *Counts) {
+	c.Devices = t.devices
+	n := 0
+	for cl := range numClasses {
+		if t.devices[cl] != 0 || t.merged[cl] != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.Provenance = make([]Provenance, 0, n)
 	for cl := range numClasses {
 		if t.devices[cl] == 0 && t.merged[cl] == 0 {
 			continue
 		}
-		p := Provenance{Class: cl, Devices: t.devices[cl], Merged: t.merged[cl], Records: map[string]int{}}
-		for s := range numSources {
-			if n := t.records[cl][s]; n > 0 {
-				p.Records[sourceNames[s]] = n
-			}
-		}
-		for m := 1; m < 1<<numSources; m++ {
-			if n := t.masks[cl][m]; n > 0 {
-				if p.SeenBy == nil {
-					p.SeenBy = map[string]int{}
-				}
-				p.SeenBy[maskName(uint8(m))] = n
-			}
-		}
-		c.Provenance = append(c.Provenance, p)
+		c.Provenance = append(c.Provenance, Provenance{Class: cl, Devices: t.devices[cl], Merged: t.merged[cl], records: t.records[cl], seenBy: t.masks[cl]})
 	}
-	return c
 }
 
 func maskName(m uint8) string {
@@ -415,7 +470,7 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 	for i := range recs {
 		sc.parent[i] = int32(i)
 		r := &recs[i]
-		t.records[r.class][r.source] += int(r.count)
+		t.records[r.class][r.source] += int32(r.count)
 		nk := int(r.nMAC) + bits.OnesCount8(r.flags)
 		if nk == 0 {
 			continue
@@ -438,7 +493,7 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 		for i := range recs {
 			r := &recs[i]
 			t.devices[r.class] += int(r.count)
-			t.masks[r.class][1<<r.source] += int(r.count)
+			t.masks[r.class][1<<r.source] += int32(r.count)
 		}
 		return
 	}
@@ -464,7 +519,7 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 		}
 		c := sc.class[i]
 		t.devices[c] += int(recs[i].count)
-		t.masks[c][sc.mask[i]] += int(recs[i].count)
+		t.masks[c][sc.mask[i]] += int32(recs[i].count)
 	}
 }
 

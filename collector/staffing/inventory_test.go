@@ -32,10 +32,10 @@ func TestDedupAgentAndARPSameMAC(t *testing.T) {
 			ep = &c.Provenance[i]
 		}
 	}
-	if srv == nil || srv.SeenBy["agent+discovery"] != 1 || srv.Merged != 2 {
+	if srv == nil || srv.SeenBy()["agent+discovery"] != 1 || srv.Merged != 2 {
 		t.Errorf("server provenance = %+v, want seen by agent+discovery, 2 records merged", srv)
 	}
-	if ep == nil || ep.SeenBy["discovery"] != 2 || ep.Records["discovery"] != 4 {
+	if ep == nil || ep.SeenBy()["discovery"] != 2 || ep.Records()["discovery"] != 4 {
 		t.Errorf("endpoint provenance = %+v, want 2 seen by discovery only out of 4 discovery records", ep)
 	}
 }

@@ -208,23 +208,53 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 	}
 	var untyped, noIncidents, incidentErrs int
 	var firstIncidentErr error
-	groups := map[string]int{}
-	r.Total.Figures = newFigures(names)
-	r.Sites = make([]SiteResult, 0, len(inv.Sites))
+	// Per-method text that does not depend on the site, built once.
+	suffix := make([]string, len(methods))
+	for mi, m := range methods {
+		switch m.Kind {
+		case KindDeviceRatio:
+			suffix[mi] = " devices ÷ " + fmtNum(m.DevicesPerFTE)
+		case KindWeighted:
+			suffix[mi] = " weighted units ÷ " + fmtNum(m.UnitsPerFTE)
+		}
+	}
+	var typeBasis [numTypes]string
+	for t := range numTypes {
+		typeBasis[t] = SchoolType(t).German() + " → "
+	}
+	// Sites are reported by municipality and name: sort indexes, not the
+	// results, so that nothing large is moved.
+	order := make([]int32, 0, len(inv.Sites))
 	for i := range inv.Sites {
 		s := &inv.Sites[i]
-		if filter != nil && !filter(s) {
+		if (filter != nil && !filter(s)) || (opt.SiteIDs != nil && !opt.SiteIDs[s.ID]) {
 			continue
 		}
-		if opt.SiteIDs != nil && !opt.SiteIDs[s.ID] {
-			continue
+		order = append(order, int32(i))
+	}
+	sort.Slice(order, func(a, b int) bool {
+		x, y := &inv.Sites[order[a]], &inv.Sites[order[b]]
+		if x.Municipality != y.Municipality {
+			return x.Municipality < y.Municipality
 		}
-		if i&1023 == 0 {
+		return x.Name < y.Name
+	})
+	groupByID := map[int64]int{}
+	groupByName := map[string]int{}
+	r.Total.Figures = newFigures(names)
+	r.Sites = make([]SiteResult, len(order))
+	figs := make([]Figure, len(order)*len(methods))
+	for oi, i32 := range order {
+		i := int(i32)
+		s := &inv.Sites[i]
+		if oi&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("compute staffing: %w", err)
 			}
 		}
-		sr := SiteResult{Site: *s, Devices: counts[i].Devices, Provenance: counts[i].Provenance, Figures: make([]Figure, len(methods))}
+		sr := &r.Sites[oi]
+		sr.Site, sr.Devices, sr.Provenance = *s, counts[i].Devices, counts[i].Provenance
+		sr.Figures = figs[oi*len(methods) : (oi+1)*len(methods) : (oi+1)*len(methods)]
 		for mi, m := range methods {
 			f := &sr.Figures[mi]
 			f.Method = names[mi]
@@ -237,7 +267,7 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 					}
 				}
 				f.FTE = float64(n) / m.DevicesPerFTE
-				f.Basis = strconv.Itoa(n) + " devices ÷ " + fmtNum(m.DevicesPerFTE)
+				f.Basis = strconv.Itoa(n) + suffix[mi]
 			case KindSchoolType:
 				if s.Type == TypeUnknown || !m.typeSet[s.Type] {
 					f.Note = "school type not set for this site"
@@ -247,14 +277,14 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 					untyped++
 				}
 				f.FTE = m.typeFTE[s.Type]
-				f.Basis = s.Type.German() + " → " + fmtNum(f.FTE)
+				f.Basis = typeBasis[s.Type] + fmtNum(f.FTE)
 			case KindWeighted:
 				u := 0.0
 				for c, w := range m.classWeight {
 					u += w * float64(sr.Devices[c])
 				}
 				f.FTE = u / m.UnitsPerFTE
-				f.Basis = fmtNum(u) + " weighted units ÷ " + fmtNum(m.UnitsPerFTE)
+				f.Basis = fmtNum(u) + suffix[mi]
 			case KindWorkload:
 				if opt.Incidents == nil {
 					f.Note = "no incident data (availability engine not connected)"
@@ -287,17 +317,23 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 			}
 			finish(f, p, s.ContractedPersonDays)
 		}
-		key := s.Municipality
+		var gi int
+		var ok bool
 		if s.MunicipalityID != 0 {
-			key = "#" + strconv.FormatInt(s.MunicipalityID, 10)
+			gi, ok = groupByID[s.MunicipalityID]
+		} else {
+			gi, ok = groupByName[s.Municipality]
 		}
-		gi, ok := groups[key]
 		if !ok {
 			gi = len(r.Municipalities)
-			groups[key] = gi
+			if s.MunicipalityID != 0 {
+				groupByID[s.MunicipalityID] = gi
+			} else {
+				groupByName[s.Municipality] = gi
+			}
 			r.Municipalities = append(r.Municipalities, GroupResult{MunicipalityID: s.MunicipalityID, Municipality: s.Municipality, Figures: newFigures(names)})
 		}
-		for _, g := range []*GroupResult{&r.Municipalities[gi], &r.Total} {
+		for _, g := range [2]*GroupResult{&r.Municipalities[gi], &r.Total} {
 			g.Sites++
 			g.ContractedPersonDays += s.ContractedPersonDays
 			for c, n := range sr.Devices {
@@ -307,20 +343,14 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 				g.Figures[mi].FTE += sr.Figures[mi].FTE
 			}
 		}
-		r.Sites = append(r.Sites, sr)
 	}
 	for gi := range r.Municipalities {
 		finishGroup(&r.Municipalities[gi], p)
 	}
 	finishGroup(&r.Total, p)
+	// Already in municipality order; the stable sort only orders
+	// municipalities that share a name but not an ID.
 	sort.SliceStable(r.Municipalities, func(a, b int) bool { return r.Municipalities[a].Municipality < r.Municipalities[b].Municipality })
-	sort.SliceStable(r.Sites, func(a, b int) bool {
-		x, y := &r.Sites[a], &r.Sites[b]
-		if x.Municipality != y.Municipality {
-			return x.Municipality < y.Municipality
-		}
-		return x.Name < y.Name
-	})
 	if untyped > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("school_type: %d site(s) without a usable school type count 0 FTE; set it with `schulmon-collector site set --school-type`", untyped))
 	}

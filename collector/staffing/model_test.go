@@ -293,3 +293,14 @@ func TestWeightedCountsNetworkMore(t *testing.T) {
 		t.Fatalf("FTE = %v, want %v (%s)", f.FTE, 390.0/400, f.Basis)
 	}
 }
+
+func TestExampleParamsFileLoads(t *testing.T) {
+	p, err := LoadParams("testdata/params.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.VAT || p.Methods["tablets_and_displays"].DevicesPerFTE != 450 || p.Methods[MethodWeighted].classWeight[ClassServer] != 12 ||
+		p.Methods[MethodWeighted].classWeight[ClassEndpoint] != 1 || p.Methods[MethodWorkload].RemoteFixShare != 0.6 {
+		t.Fatalf("params = %+v", p)
+	}
+}

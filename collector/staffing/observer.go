@@ -16,6 +16,9 @@ import (
 // know whether an endpoint was there this month.
 const touchEvery = 15 * time.Minute
 
+// maxThrottleEntries bounds the throttle's memory (about 100 bytes each).
+const maxThrottleEntries = 1 << 20
+
 // observerState remembers what was written recently, so that the write
 // path does not rewrite the same rows on every poll.
 type observerState struct {
@@ -37,6 +40,10 @@ func (o *observerState) init() {
 // due reports whether the row behind k should be written now, and marks
 // it written.
 func (o *observerState) due(k obsKey, now int64) bool {
+	if len(o.written) > maxThrottleEntries {
+		// Bound the memory: forgetting only costs one extra write per row.
+		clear(o.written)
+	}
 	if last, ok := o.written[k]; ok && now-last < int64(touchEvery/time.Second) {
 		return false
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -386,10 +387,21 @@ func (m *Method) Describe() string {
 	return string(m.Kind)
 }
 
+// fmtNum prints at most four decimals and no trailing zeros: 0.33, 400,
+// 1.0025.
 func fmtNum(f float64) string {
-	s := fmt.Sprintf("%.4f", f)
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
+	var buf [32]byte
+	b := strconv.AppendFloat(buf[:0], f, 'f', 4, 64)
+	for len(b) > 0 && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 2 && b[0] == '-' && b[1] == '0' {
+		b = b[1:]
+	}
+	return string(b)
 }
 
 // LoadParams reads a parameter file (YAML, or JSON when the name ends in
@@ -484,9 +496,28 @@ func (p *Params) applyJSON(raw json.RawMessage) error {
 		if m.Source == "" {
 			m.Source = "custom (parameter file)"
 		}
+		m.canonicalKeys()
 		p.Methods[name] = m
 	}
 	return nil
+}
+
+// canonicalKeys renames aliases in the maps ("Verwaltung" →
+// "administration", "tablet" → "endpoint"). Preset keys are canonical, so
+// an alias was given by the user and overrides the preset's value.
+func (m *Method) canonicalKeys() {
+	for k, v := range m.FTEPerSchool {
+		if t, err := ParseSchoolType(k); err == nil && t != TypeUnknown && t.String() != k {
+			delete(m.FTEPerSchool, k)
+			m.FTEPerSchool[t.String()] = v
+		}
+	}
+	for k, v := range m.Weights {
+		if c, err := ParseClass(k); err == nil && c.String() != k {
+			delete(m.Weights, k)
+			m.Weights[c.String()] = v
+		}
+	}
 }
 
 func strictJSON(raw []byte, v any) error {

@@ -178,7 +178,7 @@ func (sc *Scenario) Apply(inv *Inventory, counts []Counts, base *Params) (*Inven
 			}
 			cs[si].Devices[cl] += a.Count
 			cs[si].Provenance = append(append([]Provenance(nil), cs[si].Provenance...),
-				Provenance{Class: cl, Devices: a.Count, Records: map[string]int{"scenario": a.Count}})
+				Provenance{Class: cl, Devices: a.Count, Scenario: a.Count})
 			words = append(words, fmt.Sprintf("%+d %s at %s", a.Count, cl, out.Sites[si].Name))
 		case c.NewSite != nil:
 			n := c.NewSite
@@ -206,7 +206,7 @@ func (sc *Scenario) Apply(inv *Inventory, counts []Counts, base *Params) (*Inven
 					return nil, nil, nil, nil, &ParamError{Param: pfx + ".new_site.devices." + k, Msg: "must not be negative"}
 				}
 				c.Devices[cl] += v
-				c.Provenance = append(c.Provenance, Provenance{Class: cl, Devices: v, Records: map[string]int{"scenario": v}})
+				c.Provenance = append(c.Provenance, Provenance{Class: cl, Devices: v, Scenario: v})
 			}
 			out.Sites = append(out.Sites, s)
 			cs = append(cs, c)
