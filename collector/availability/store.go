@@ -406,3 +406,6 @@ func splitChildren(s string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// ListRules returns the calendar, target and criticality assignments.
+func ListRules(ctx context.Context, db *sql.DB) ([]Rule, error) { return loadRules(ctx, db) }

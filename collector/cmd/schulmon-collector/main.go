@@ -38,13 +38,16 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCheckConfigCmd(), newSiteCmd(), newTokenCmd(), newReportCmd())
+	root.AddCommand(newServeCmd(), newCheckConfigCmd(), newSiteCmd(), newTokenCmd(), newReportCmd(), newInventoryCmd())
+	root.AddCommand(newOutagesCmd(), newMaintenanceCmd(), newAvailabilityCmd())
 	return root
 }
 
 // newReportCmd groups the reports; each report adds itself here.
 func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "report", Short: "Availability and staffing reports"}
+	cmd.AddCommand(newReportStaffingCmd())
+	cmd.AddCommand(newReportAvailabilityCmd())
 	return cmd
 }
 
