@@ -26,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/schulmon/schulmon/metric"
@@ -67,6 +68,10 @@ type targetState struct {
 	polled     bool
 	counters   map[string]ifCounters // custom rate columns
 	addrs      []netip.Addr
+
+	// info is the device name and class as of the last poll, readable
+	// without waiting for a running poll (the trap receiver needs it).
+	info atomic.Pointer[[2]string]
 }
 
 // Option adjusts a Poller.
@@ -104,7 +109,15 @@ func newTargetState(t Target) *targetState {
 	}
 	if a, err := netip.ParseAddr(t.Address); err == nil {
 		st.addrs = []netip.Addr{a.Unmap()}
+	} else if ips, err := net.LookupIP(t.Address); err == nil {
+		// Traps come from an address, targets may be configured by name.
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				st.addrs = append(st.addrs, a.Unmap())
+			}
+		}
 	}
+	st.info.Store(&[2]string{st.name(), st.effectiveClass()})
 	return st
 }
 
@@ -224,12 +237,11 @@ func (p *Poller) Resolve(addr netip.Addr) (device, class string, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, st := range p.targets {
-		for _, a := range st.addrs {
-			if a == addr {
-				st.mu.Lock()
-				device, class = st.name(), st.effectiveClass()
-				st.mu.Unlock()
-				return device, class, true
+		if info := st.info.Load(); info != nil {
+			for _, a := range st.addrs {
+				if a == addr {
+					return info[0], info[1], true
+				}
 			}
 		}
 	}
@@ -319,6 +331,7 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 		slog.Warn("snmp target unreachable", "device", b.device, "target", t.hostPort(), "err", errText)
 	}
 	st.polled, st.reachable = true, reachable
+	st.info.Store(&[2]string{b.device, b.class})
 	return b.points
 }
 
@@ -354,11 +367,6 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 		return wrap(fmt.Errorf("connect: %w", err)), false, false
 	}
 	b.closeConn = g.Conn.Close // after the profiles' follow-up requests
-	if ua, ok := g.Conn.RemoteAddr().(*net.UDPAddr); ok && len(st.addrs) == 0 {
-		if a, ok := netip.AddrFromSlice(ua.IP); ok {
-			st.addrs = []netip.Addr{a.Unmap()}
-		}
-	}
 	s := &session{ctx: ctx, c: g, v1: st.v1, maxReps: t.MaxRepetitions, maxVarbinds: t.MaxVarbinds}
 	b.s = s
 

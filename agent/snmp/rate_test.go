@@ -1,6 +1,8 @@
 package snmp
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,16 +93,26 @@ func TestPollerRatesAndReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devs := map[string]*snmpsim.Device{}
+	var cur atomic.Pointer[snmpsim.Device]
 	set := func(pdus []gosnmp.SnmpPDU) {
 		d, err := snmpsim.NewDevice(pdus)
 		if err != nil {
 			t.Fatal(err)
 		}
-		devs["sw"] = d
+		cur.Store(d)
 	}
 	set(base)
-	srv := serveFixtures(t, devs)
+	srv := &snmpsim.Server{Lookup: func(c string) *snmpsim.Device {
+		if c == "sw" {
+			return cur.Load()
+		}
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); srv.Close() }()
+	if err := srv.Listen(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
 	p := newPoller(t, Config{Targets: []Target{simTarget(srv, "sw")}})
 	st := p.targets[0]
 	first := pollOnce(t, p, 0)
