@@ -427,6 +427,9 @@ func bstr(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// SortRawTags sorts tags by key (for callers that renamed a tag).
+func SortRawTags(tags []RawTag) { sortRawTags(tags) }
+
 func sortRawTags(tags []RawTag) {
 	for i := 1; i < len(tags); i++ {
 		for j := i; j > 0 && bytes.Compare(tags[j].Key, tags[j-1].Key) < 0; j-- {

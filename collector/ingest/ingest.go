@@ -92,6 +92,8 @@ var SignalMeasurements = map[string]bool{
 	"discovered_endpoint": true,
 }
 
+var clientDeviceKey = []byte("client_device")
+
 // Observer is told about every stored batch. It must not block for long:
 // the write has been acknowledged-to-be and the client is waiting.
 type Observer interface {
@@ -331,29 +333,44 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 	var lastClass string
 	for i := range rows {
 		row := &rows[i]
+		// The device a point is about: its host tag (Telegraf's and the
+		// agent's own metrics), else its device tag (SNMP devices, checks),
+		// else the site itself. Where both are present, the client's
+		// device tag means something else (Telegraf's disk device) and is
+		// kept as client_device.
 		var device, host, class []byte
-		kept := row.Tags[:0]
 		for _, t := range row.Tags {
 			switch string(t.Key) {
 			case "device":
 				device = t.Value
-				continue
-			case "class":
-				class = t.Value
-				continue
-			case "municipality", "site":
-				continue // never trusted from a client
 			case "host":
 				host = t.Value
+			case "class":
+				class = t.Value
+			}
+		}
+		kept := row.Tags[:0]
+		for _, t := range row.Tags {
+			switch string(t.Key) {
+			case "device":
+				if len(host) > 0 {
+					kept = append(kept, metric.RawTag{Key: clientDeviceKey, Value: t.Value})
+				}
+				continue
+			case "class", "municipality", "site":
+				continue // never trusted from a client
 			}
 			kept = append(kept, t)
 		}
 		row.Tags = kept
-		name := device
-		defClass := "other"
+		if len(host) > 0 && len(device) > 0 {
+			metric.SortRawTags(row.Tags)
+		}
+		name := host
+		defClass := "server" // a host agent (schulmon or Telegraf) reporting itself
 		if len(name) == 0 {
-			name = host
-			defClass = "server" // a host agent (schulmon or Telegraf) reporting itself
+			name = device
+			defClass = "other"
 		}
 		if len(name) == 0 {
 			name = []byte(site.Name)

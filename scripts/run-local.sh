@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make run`: a collector with the embedded store and a local agent
+# reporting to it. Everything lives in ./var/run-local; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-./bin}
+DATA=${SCHULMON_RUN_DIR:-./var/run-local}
+PORT=${PORT:-8086}
+mkdir -p "$DATA"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+while port_busy "$PORT"; do PORT=$((PORT + 1)); done
+ADDR=127.0.0.1:$PORT
+
+col=("$BIN/schulmon-collector")
+if [ ! -s "$DATA/agent-token" ]; then
+  "${col[@]}" site add demo-schule --municipality Demo-Stadt --school-type grundschule --data-dir "$DATA/collector" >/dev/null
+  "${col[@]}" token create --data-dir "$DATA/collector" --site demo-schule --municipality Demo-Stadt --description "make run" | tail -n 1 > "$DATA/agent-token"
+  "${col[@]}" token create --data-dir "$DATA/collector" --role operator --description "make run web login" | tail -n 1 > "$DATA/operator-token"
+  chmod 600 "$DATA/agent-token" "$DATA/operator-token"
+fi
+cat > "$DATA/agent.yaml" <<YAML
+collector:
+  url: http://$ADDR
+  token_file: $DATA/agent-token
+  flush_interval: 5s
+interval: 10s
+state_dir: $DATA/agent
+metrics_listen: 127.0.0.1:0
+YAML
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "schulmon stopped."
+}
+trap cleanup INT TERM EXIT
+
+"${col[@]}" serve --data-dir "$DATA/collector" --listen "$ADDR" 2>>"$DATA/collector.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  if curl -fsS "http://$ADDR/health" >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+"$BIN/schulmon-agent" --config "$DATA/agent.yaml" 2>>"$DATA/agent.log" &
+pids+=($!)
+
+echo "schulmon is running: http://$ADDR/"
+echo "  web login token (operator): $(cat "$DATA/operator-token")"
+echo "  logs: $DATA/collector.log, $DATA/agent.log — Ctrl-C stops both"
+wait -n "${pids[@]}" || true
