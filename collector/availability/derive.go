@@ -8,17 +8,17 @@ import (
 // Detection configures when silence or failures become an outage.
 type Detection struct {
 	// Interval is the expected time between two signals of one object.
-	Interval time.Duration `json:"interval"`
+	Interval time.Duration `json:"interval" yaml:"interval"`
 	// Missed is the number of missed or failed intervals after which an
 	// object is down (default 3).
-	Missed int `json:"missed"`
+	Missed int `json:"missed" yaml:"missed"`
 	// MinDetect is the floor of the detection time (default and minimum
 	// 30 s): nothing is declared down sooner.
-	MinDetect time.Duration `json:"min_detect"`
+	MinDetect time.Duration `json:"min_detect" yaml:"min_detect"`
 	// RecoverHold is the flap damping: an object must stay up this long
 	// for an outage to end; shorter ups between two downs are merged into
 	// one outage. Default: the detection time.
-	RecoverHold time.Duration `json:"recover_hold"`
+	RecoverHold time.Duration `json:"recover_hold" yaml:"recover_hold"`
 }
 
 // minDetect is the floor below which nothing is ever declared down.

@@ -978,3 +978,73 @@ func (e *Engine) InMaintenance(o *Object, t time.Time) bool {
 	defer e.mu.Unlock()
 	return e.inMaintenance(o, ms(t))
 }
+
+// Link is a dependency from the inventory: Device at SiteID depends on
+// Parent (empty: none).
+type Link struct {
+	SiteID         int64
+	Device, Parent string
+}
+
+// SyncParents applies the inventory's dependencies to the objects the
+// engine knows; links naming unknown objects wait for the next sync.
+func (e *Engine) SyncParents(ctx context.Context, links []Link) error {
+	e.mu.Lock()
+	var todo [][2]*objState
+	for _, l := range links {
+		c := e.objs[ObjectKey{l.SiteID, l.Device, ""}]
+		if c == nil {
+			continue
+		}
+		var p *objState
+		if l.Parent != "" {
+			if p = e.objs[ObjectKey{l.SiteID, l.Parent, ""}]; p == nil {
+				continue
+			}
+		}
+		if (p == nil && c.ParentID == 0) || (p != nil && c.ParentID == p.ID) {
+			continue
+		}
+		todo = append(todo, [2]*objState{c, p})
+	}
+	e.mu.Unlock()
+	for _, t := range todo {
+		c, p := t[0], t[1]
+		if p == nil {
+			if err := e.ClearParent(ctx, c.Key()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := e.SetParent(ctx, infoOf(&c.Object), infoOf(&p.Object)); err != nil {
+			e.cfg.Logger.Warn("availability: dependency from inventory ignored", "device", c.Name(), "parent", p.Name(), "err", err)
+		}
+	}
+	return nil
+}
+
+func infoOf(o *Object) ObjectInfo {
+	return ObjectInfo{MunicipalityID: o.MunicipalityID, SiteID: o.SiteID, DeviceID: o.DeviceID, Municipality: o.Municipality, Site: o.Site, Device: o.Device, Class: o.Class, Check: o.Check}
+}
+
+// ClearParent removes an object's dependency.
+func (e *Engine) ClearParent(ctx context.Context, k ObjectKey) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.objs[k]
+	if c == nil || c.ParentID == 0 {
+		return nil
+	}
+	if _, err := e.db.ExecContext(ctx, `UPDATE av_objects SET parent_id=0 WHERE id=?`, c.ID); err != nil {
+		return fmt.Errorf("availability: clear parent of %s: %w", c.Name(), err)
+	}
+	kids := e.children[c.ParentID]
+	for i, id := range kids {
+		if id == c.ID {
+			e.children[c.ParentID] = append(kids[:i], kids[i+1:]...)
+			break
+		}
+	}
+	c.ParentID = 0
+	return nil
+}

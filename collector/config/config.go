@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/schulmon/schulmon/collector/alerting"
 )
 
 // Config is the collector's configuration.
@@ -27,6 +29,9 @@ type Config struct {
 	// Heartbeat is the agents' interval the collector assumes for status
 	// before the availability engine knows better.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// Availability configures outage detection and alert channels
+	// (collector/availability/README.md).
+	Availability alerting.Settings `yaml:"availability"`
 }
 
 // TLS configures HTTPS.
@@ -130,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Heartbeat <= 0 {
 		return fmt.Errorf("heartbeat must be positive, got %s", c.Heartbeat)
+	}
+	if err := c.Availability.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

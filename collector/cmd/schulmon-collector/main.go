@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/schulmon/schulmon/collector/availability/avserver"
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
 	"github.com/schulmon/schulmon/metric"
@@ -107,6 +108,9 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 			log := newLogger(cfg)
 			srv, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {
+				return err
+			}
+			if _, err := avserver.Attach(cmd.Context(), srv, cfg.Availability); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)

@@ -1,0 +1,99 @@
+// Package avserver attaches the availability engine and alerting to a
+// collector server: it registers the engine as a write-path observer, adds
+// the detection, checkpoint, alert-delivery and dependency jobs, and mounts
+// the HTTP API behind the server's authentication.
+package avserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/alerting"
+	"github.com/schulmon/schulmon/collector/availability"
+	"github.com/schulmon/schulmon/collector/server"
+)
+
+// Attached are the parts Attach created.
+type Attached struct {
+	Engine *availability.Engine
+	Alerts *alerting.Manager
+}
+
+type handlerRef struct{ m *alerting.Manager }
+
+func (h *handlerRef) HandleEvents(ctx context.Context, ev []availability.Event) {
+	if h.m != nil {
+		h.m.HandleEvents(ctx, ev)
+	}
+}
+
+// Attach wires availability and alerting into s with the settings of the
+// config file's "availability" section. Call it after server.New and
+// before Run.
+func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Attached, error) {
+	if set.Disabled {
+		return &Attached{}, nil
+	}
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	if set.TZ == "" {
+		set.TZ = "Europe/Berlin"
+	}
+	loc, err := time.LoadLocation(set.TZ)
+	if err != nil {
+		return nil, fmt.Errorf("availability.tz: %w", err)
+	}
+	if set.Tick <= 0 {
+		set.Tick = 5 * time.Second
+	}
+	ref := &handlerRef{}
+	eng, err := availability.Open(ctx, s.MetaDB, availability.Config{Heartbeat: set.Heartbeat, Poll: set.Poll, Check: set.Check, Logger: s.Log, Events: ref})
+	if err != nil {
+		return nil, err
+	}
+	var hooks []alerting.Notifier
+	for _, w := range set.Webhooks {
+		h, err := alerting.NewWebhook(w)
+		if err != nil {
+			return nil, err
+		}
+		hooks = append(hooks, h)
+	}
+	mgr, err := alerting.New(ctx, s.MetaDB, alerting.Config{BurnRules: set.BurnRules, Logger: s.Log}, eng, hooks...)
+	if err != nil {
+		return nil, err
+	}
+	ref.m = mgr
+
+	s.Ingest.AddObserver(eng)
+	s.AddJob("availability-tick", set.Tick, func(ctx context.Context, now time.Time) error {
+		if err := eng.Tick(ctx, now); err != nil {
+			return err
+		}
+		return mgr.Evaluate(ctx, now)
+	})
+	s.AddJob("availability-checkpoint", time.Minute, func(ctx context.Context, _ time.Time) error { return eng.Checkpoint(ctx) })
+	s.AddJob("alert-delivery", 2*time.Second, func(ctx context.Context, _ time.Time) error {
+		_, err := mgr.Deliver(ctx)
+		return err
+	})
+	syncParents := func(ctx context.Context, _ time.Time) error {
+		devs, err := s.Dir.AllDevices(ctx)
+		if err != nil {
+			return err
+		}
+		links := make([]availability.Link, 0, len(devs))
+		for _, d := range devs {
+			links = append(links, availability.Link{SiteID: d.SiteID, Device: d.Name, Parent: d.Parent})
+		}
+		return eng.SyncParents(ctx, links)
+	}
+	if err := syncParents(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	s.AddJob("availability-parents", time.Minute, syncParents)
+	(&availability.HTTP{DB: s.MetaDB, Sites: s.Dir, Engine: eng, TZ: loc}).Routes(s.Mux, s.Authenticate)
+	return &Attached{Engine: eng, Alerts: mgr}, nil
+}
