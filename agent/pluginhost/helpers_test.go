@@ -22,6 +22,7 @@ var pluginPackages = map[string]string{
 	"tcp":        "./plugins/tcp",
 	"ping":       "./plugins/ping",
 	"dns":        "./plugins/dns",
+	"backupage":  "./plugins/example", // the README's third-party plugin
 	"panic":      "./agent/pluginhost/testdata/panic",
 	"hang":       "./agent/pluginhost/testdata/hang",
 	"oldproto":   "./agent/pluginhost/testdata/oldproto",

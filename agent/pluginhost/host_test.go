@@ -136,6 +136,13 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 	}))
 	tcpAddr := tcpListener(t)
 	dnsAddr := dnsServer(t)
+	backup := filepath.Join(t.TempDir(), "schule.tar.zst")
+	if err := os.WriteFile(backup, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(backup, time.Now(), time.Now().Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 
 	inst := func(name, plugin string, cfg map[string]any) Instance {
 		return Instance{Name: name, Plugin: plugin, Interval: time.Second, Timeout: 800 * time.Millisecond, Config: cfg}
@@ -160,6 +167,8 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 			inst("resolver", "dns", map[string]any{"server": dnsAddr, "name": "moodle.schule.test", "expect": []string{"10.1.20.5"}}),
 			inst("resolver-wrong", "dns", map[string]any{"server": dnsAddr, "name": "moodle.schule.test", "expect": []string{"10.9.9.9"}}),
 			inst("loopback-ping", "ping", map[string]any{"host": "127.0.0.1", "count": 2, "interval": "50ms"}),
+			inst("backup-fresh", "backupage", map[string]any{"path": backup, "max_age": "26h"}),
+			inst("backup-stale", "backupage", map[string]any{"path": backup, "max_age": "1h"}),
 			inst("panicky", "panic", nil),
 			inst("stuck", "hang", nil),
 			pinned,
@@ -220,7 +229,7 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 		"tcp-wrongsum": {`plugin "tcp" (check "tcp-wrongsum")`, "checksum mismatch", "has sha256 " + tcpSum, "pins " + zeros},
 		"old":          {`plugin "oldproto" (check "old")`, "handshake failed", "Plugin version: 99", "this agent speaks version 1"},
 		"script":       {`plugin "notaplugin" (check "script")`, "handshake failed", "did not answer as a schulmon check plugin"},
-		"absent":       {`plugin "nosuchplugin" (check "absent")`, "no executable schulmon-plugin-nosuchplugin in " + dir, "installed plugins: dns, hang, http"},
+		"absent":       {`plugin "nosuchplugin" (check "absent")`, "no executable schulmon-plugin-nosuchplugin in " + dir, "installed plugins: backupage, dns, hang, http"},
 		"badconfig":    {`plugin "tcp" (check "badconfig")`, "configure: config: json: unknown field \"adress\""},
 	}
 	for check, wants := range failures {
@@ -308,6 +317,15 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 		if status(p) != 3 || !strings.Contains(msg(p), "net.ipv4.ping_group_range") {
 			t.Errorf("loopback-ping without ICMP permission: status %d %q", status(p), msg(p))
 		}
+	}
+
+	// The README's third-party plugin.
+	p = latest("backup-fresh", any)
+	if age, _ := field(p, "age_s").(float64); status(p) != 0 || age < 7100 || age > 7300 || !strings.Contains(msg(p), "backup is 2h0m0s old") {
+		t.Errorf("backup-fresh: status %d %q %+v", status(p), msg(p), p.Fields)
+	}
+	if p = latest("backup-stale", any); status(p) != 2 {
+		t.Errorf("backup-stale: status %d %q", status(p), msg(p))
 	}
 
 	// Isolation over time: after the misbehaving plugins have failed and
