@@ -109,14 +109,14 @@ func ParseCSV(r io.Reader) ([]ImportedDevice, error) {
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, &CSVError{Line: pe.Line, Msg: pe.Err.Error()}
+				return nil, &CSVError{Line: pe.StartLine, Msg: pe.Err.Error()}
 			}
 			return nil, fmt.Errorf("read CSV: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
 				return strings.TrimSpace(rec[i])

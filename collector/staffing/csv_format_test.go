@@ -57,6 +57,8 @@ func TestParseCSVBadRowNamesTheRow(t *testing.T) {
 		"site,class,count,mac\nA,endpoint,2,02:00:00:00:00:01\n": {2, "count"},
 		"site,class\n,endpoint\n":                                {2, "site"},
 		"class,count\nendpoint,1\n":                              {1, ""},
+		"site,class\nA,endpoint\n\"B,endpoint\n":                 {3, ""},
+		"site,class\nA,endpoint,extra\n":                         {2, ""},
 	}
 	for doc, want := range cases {
 		_, err := ParseCSV(strings.NewReader(doc))
