@@ -71,9 +71,19 @@ lint:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=60s ./metric
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeRecord -fuzztime=60s ./agent/outbox
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+
+# Load harness: simulated agents (own site, token and connection each)
+# against one collector on loopback; figures in BENCHMARKS.md.
+# Override e.g. LOADTEST_AGENTS=1000 LOADTEST_DURATION=1m make loadtest
+LOADTEST_AGENTS   ?= 10000
+LOADTEST_DURATION ?= 2m
+loadtest: build
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./collector/cmd/schulmon-loadtest
+	$(BIN)/schulmon-loadtest --agents $(LOADTEST_AGENTS) --duration $(LOADTEST_DURATION) --collector $(BIN)/schulmon-collector
 
 # Regenerate the check-plugin protocol code (committed). Needs protoc
 # (Debian: protobuf-compiler); the Go generators are pinned to the grpc and
