@@ -209,3 +209,20 @@ func waitFor(t *testing.T, c *collect, cond func(*collect) bool) {
 }
 
 func trapsListen(addr string) trap.Config { return trap.Config{Listen: addr} }
+
+func TestSampleConfigIsValid(t *testing.T) {
+	var doc struct {
+		SNMP Config `yaml:"snmp"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(SampleConfig))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("sample.yaml: %v", err)
+	}
+	if err := doc.SNMP.Validate(); err != nil {
+		t.Fatalf("sample.yaml: %v", err)
+	}
+	if len(doc.SNMP.Targets) != 3 || doc.SNMP.Targets[1].User.PrivProtocol != "AES" || len(doc.SNMP.Custom[0].Columns) != 2 {
+		t.Fatalf("sample parsed wrongly: %+v", doc.SNMP)
+	}
+}

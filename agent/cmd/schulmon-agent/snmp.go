@@ -57,7 +57,15 @@ func newSNMPCmd() *cobra.Command {
 		Use:   "snmp",
 		Short: "Try SNMP devices before adding them to the config",
 	}
-	cmd.AddCommand(newSNMPPollCmd(), newSNMPTrapsCmd())
+	cmd.AddCommand(newSNMPPollCmd(), newSNMPTrapsCmd(), &cobra.Command{
+		Use:   "sample-config",
+		Short: "Print a commented example of the snmp: config section",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := io.WriteString(cmd.OutOrStdout(), snmp.SampleConfig)
+			return err
+		},
+	})
 	return cmd
 }
 
