@@ -37,7 +37,7 @@ var (
 
 // buildPlugins compiles every plugin (real executables, as an agent would
 // find them on disk) into one directory shared by the package's tests.
-func buildPlugins(t *testing.T) string {
+func buildPlugins(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "schulmon-plugins-")

@@ -366,7 +366,7 @@ func restarts(rec *recorder, check string) int64 {
 	return v.IntValue()
 }
 
-func sha256File(t *testing.T, path string) string {
+func sha256File(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

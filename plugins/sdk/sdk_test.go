@@ -46,7 +46,9 @@ func (f *fake) Collect(ctx context.Context) (*Result, error) {
 
 // connect runs impl behind go-plugin's in-process gRPC transport and
 // returns the host side's Checker.
-func connect(t *testing.T, impl Checker) Checker {
+func connect(t *testing.T, impl Checker) Checker { return connectB(t, impl) }
+
+func connectB(t testing.TB, impl Checker) Checker {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &CheckPlugin{Impl: impl}})
 	t.Cleanup(func() { client.Close() })
