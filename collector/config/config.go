@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
@@ -41,6 +42,12 @@ type TLS struct {
 	// ClientCAFile enables mutual TLS: agents must present a certificate
 	// signed by this CA.
 	ClientCAFile string `yaml:"client_ca_file"`
+	// SelfSigned creates a self-signed certificate and key on the first
+	// start (in data_dir/tls/ unless cert_file/key_file name the paths)
+	// and logs its fingerprint for the agents to pin.
+	SelfSigned bool `yaml:"self_signed"`
+	// Hosts are extra DNS names and IPs for the self-signed certificate.
+	Hosts []string `yaml:"hosts"`
 }
 
 // Storage selects and tunes the metric store.
@@ -49,6 +56,46 @@ type Storage struct {
 	Backend         string        `yaml:"backend"`
 	RawRetention    time.Duration `yaml:"raw_retention"`
 	RollupRetention time.Duration `yaml:"rollup_retention"`
+	// InfluxDB is used when Backend is "influxdb"
+	// (collector/store/influx/README.md).
+	InfluxDB InfluxDB `yaml:"influxdb"`
+}
+
+// InfluxDB configures the InfluxDB store: InfluxDB 2.x/3.x/Cloud, or 1.8+
+// through its v2 compatibility API (token "user:password", bucket "db/rp").
+type InfluxDB struct {
+	URL    string `yaml:"url"`
+	Org    string `yaml:"org"`
+	Bucket string `yaml:"bucket"`
+	// Token, or TokenFile holding it (one of them, or neither for an
+	// InfluxDB 1.8 without authentication).
+	Token     string      `yaml:"token"`
+	TokenFile string      `yaml:"token_file"`
+	TLS       InfluxDBTLS `yaml:"tls"`
+	// QueueDir holds the on-disk queue of points InfluxDB has not taken
+	// yet; default <data_dir>/influx-queue. QueueMaxBytes bounds it; when
+	// it is full, writes are answered with 503 and Retry-After.
+	QueueDir      string `yaml:"queue_dir"`
+	QueueMaxBytes int64  `yaml:"queue_max_bytes"`
+	// BatchSize is the most points per request to InfluxDB; concurrent
+	// agent writes are combined up to it.
+	BatchSize        int           `yaml:"batch_size"`
+	WriteConcurrency int           `yaml:"write_concurrency"`
+	WriteTimeout     time.Duration `yaml:"write_timeout"`
+	// RetryInterval is the first back-off after a failed write of queued
+	// points; it doubles up to MaxRetryInterval.
+	RetryInterval    time.Duration `yaml:"retry_interval"`
+	MaxRetryInterval time.Duration `yaml:"max_retry_interval"`
+	Gzip             bool          `yaml:"gzip"`
+	// ExportInterval is how often availability, staffing and the
+	// collector's self-metrics are written to InfluxDB.
+	ExportInterval time.Duration `yaml:"export_interval"`
+}
+
+// InfluxDBTLS configures HTTPS to InfluxDB.
+type InfluxDBTLS struct {
+	CAFile             string `yaml:"ca_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // Limits protect the write API.
@@ -74,9 +121,11 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Listen:    "127.0.0.1:8086",
-		DataDir:   "./var/collector",
-		Storage:   Storage{Backend: "embedded", RawRetention: 30 * 24 * time.Hour, RollupRetention: 2 * 365 * 24 * time.Hour},
+		Listen:  "127.0.0.1:8086",
+		DataDir: "./var/collector",
+		Storage: Storage{Backend: "embedded", RawRetention: 30 * 24 * time.Hour, RollupRetention: 2 * 365 * 24 * time.Hour,
+			InfluxDB: InfluxDB{QueueMaxBytes: 1 << 30, BatchSize: 5000, WriteConcurrency: 4, WriteTimeout: 10 * time.Second,
+				RetryInterval: time.Second, MaxRetryInterval: 30 * time.Second, Gzip: true, ExportInterval: time.Minute}},
 		Log:       Log{Level: "info", Format: "text"},
 		Heartbeat: 10 * time.Second,
 	}
@@ -120,6 +169,11 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("storage.backend: unknown backend %q: use embedded or influxdb", c.Storage.Backend)
 	}
+	if c.Storage.Backend == "influxdb" {
+		if err := c.Storage.InfluxDB.Validate(); err != nil {
+			return fmt.Errorf("storage.influxdb: %w", err)
+		}
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")
 	}
@@ -138,6 +192,30 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Availability.Validate(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// Validate checks the InfluxDB settings.
+func (c *InfluxDB) Validate() error {
+	u, err := url.Parse(c.URL)
+	if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url %q is not an http(s) URL: set e.g. url: https://influx.example.org:8086", c.URL)
+	}
+	if c.Bucket == "" {
+		return errors.New("bucket is empty: set the bucket (InfluxDB 1.8: \"database/retention-policy\" or \"database\")")
+	}
+	if c.Token != "" && c.TokenFile != "" {
+		return errors.New("set token or token_file, not both")
+	}
+	if c.QueueMaxBytes < 1<<20 {
+		return fmt.Errorf("queue_max_bytes must be at least 1 MiB, got %d", c.QueueMaxBytes)
+	}
+	if c.BatchSize <= 0 || c.WriteConcurrency <= 0 {
+		return fmt.Errorf("batch_size and write_concurrency must be positive, got %d and %d", c.BatchSize, c.WriteConcurrency)
+	}
+	if c.WriteTimeout <= 0 || c.RetryInterval <= 0 || c.MaxRetryInterval < c.RetryInterval || c.ExportInterval <= 0 {
+		return errors.New("write_timeout, retry_interval and export_interval must be positive, and max_retry_interval at least retry_interval")
 	}
 	return nil
 }
