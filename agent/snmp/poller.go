@@ -45,6 +45,7 @@ type Poller struct {
 
 	mu      sync.Mutex
 	targets []*targetState
+	running bool              // Run has taken its snapshot of targets
 	added   chan *targetState // targets found by discovery while running
 }
 
@@ -151,6 +152,7 @@ func (p *Poller) PollAll(ctx context.Context, sink Sink) {
 func (p *Poller) Run(ctx context.Context, sink Sink) error {
 	var wg sync.WaitGroup
 	p.mu.Lock()
+	p.running = true
 	n := len(p.targets)
 	for i, st := range p.targets {
 		wg.Add(1)
@@ -215,11 +217,10 @@ func (p *Poller) AddTarget(t Target) (bool, error) {
 	}
 	st := newTargetState(t)
 	p.targets = append(p.targets, st)
-	select {
-	case p.added <- st:
-	default:
-		slog.Warn("snmp: too many new targets at once; polled from the next restart", "target", t.hostPort())
+	if !p.running {
+		return true, nil // Run will start it with the others
 	}
+	p.added <- st // Run receives without taking p.mu
 	return true, nil
 }
 
