@@ -113,3 +113,9 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
+
+// Routes mounts the handler on mux behind wrap (the collector's
+// authentication, which puts the principal in the request context).
+func (h *Handler) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle(Pattern, wrap(h))
+}
