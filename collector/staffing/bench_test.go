@@ -78,13 +78,17 @@ func benchReport(b *testing.B, sites, devices int) {
 	p := DefaultParams()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		counts := inv.Count()
 		if _, err := Compute(context.Background(), inv, counts, p, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu := processCPU() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(inv.Records()), "ns/device")
+	// CPU time of all threads (workers and GC) per report.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkReport is count (deduplication) plus every method over a
