@@ -35,6 +35,10 @@ type Config struct {
 	// RestartBackoffMax and resets after a successful check.
 	RestartBackoff    time.Duration `yaml:"restart_backoff"`
 	RestartBackoffMax time.Duration `yaml:"restart_backoff_max"`
+	// StartTimeout bounds a plugin's start: exec and handshake. It is
+	// separate from the instance timeouts because starting a program on a
+	// busy school server can take longer than a check may.
+	StartTimeout time.Duration `yaml:"start_timeout"`
 }
 
 // Instance is one configured check: a plugin with its own configuration,
@@ -58,6 +62,7 @@ const (
 	DefaultTimeout           = 10 * time.Second
 	DefaultRestartBackoff    = time.Second
 	DefaultRestartBackoffMax = 5 * time.Minute
+	DefaultStartTimeout      = 30 * time.Second
 )
 
 var (
@@ -73,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RestartBackoffMax <= 0 {
 		c.RestartBackoffMax = DefaultRestartBackoffMax
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = DefaultStartTimeout
 	}
 	if c.RestartBackoffMax < c.RestartBackoff {
 		c.RestartBackoffMax = c.RestartBackoff
@@ -147,8 +155,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: config cannot be passed to the plugin: %v", where, err))
 		}
 	}
-	if c.RestartBackoff < 0 || c.RestartBackoffMax < 0 {
-		errs = append(errs, errors.New("plugins.restart_backoff: want positive durations"))
+	if c.RestartBackoff < 0 || c.RestartBackoffMax < 0 || c.StartTimeout < 0 {
+		errs = append(errs, errors.New("plugins.restart_backoff, restart_backoff_max, start_timeout: want positive durations"))
 	}
 	return errors.Join(errs...)
 }

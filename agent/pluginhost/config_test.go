@@ -1,6 +1,8 @@
 package pluginhost
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,31 @@ func TestEmptyConfigRunsNothing(t *testing.T) {
 	rec := &recorder{}
 	if err := h.Run(t.Context(), rec); err != nil || len(rec.points) != 0 {
 		t.Errorf("Run without instances: %v, %d points", err, len(rec.points))
+	}
+}
+
+func TestOnce(t *testing.T) {
+	dir := buildPlugins(t)
+	h, err := New(Config{Dir: dir, Instances: []Instance{
+		{Name: "closed", Plugin: "tcp", Timeout: time.Second, Config: map[string]any{"address": closedPort(t)}},
+		{Name: "gone", Plugin: "nosuch"},
+	}}, Options{Device: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	if err := h.Once(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.find(MeasurementCheck, "closed")
+	g := rec.find(MeasurementCheck, "gone")
+	if len(c) != 1 || field(c[0], "status") != int64(2) || len(g) != 1 || field(g[0], "status") != int64(3) {
+		t.Fatalf("points: %+v %+v", c, g)
+	}
+	if m := field(g[0], "message").(string); strings.Contains(m, "next start") || !strings.Contains(m, "no executable schulmon-plugin-nosuch") {
+		t.Errorf("message %q", m)
+	}
+	if len(rec.find(MeasurementPlugin, "closed")) != 1 {
+		t.Errorf("no schulmon_plugin point")
 	}
 }

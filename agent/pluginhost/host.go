@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,40 @@ func (h *Host) Run(ctx context.Context, sink Sink) error {
 		h.opts.Logger.Info("plugin host starting", "dir", h.cfg.Dir, "instances", len(h.cfg.Instances), "plugins_found", len(found))
 	}
 	var wg sync.WaitGroup
+	for _, r := range h.runners() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx, sink)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Once runs every instance once, concurrently, hands the results to sink
+// and stops the plugins: for `check the plugins now` commands and tests.
+// Failing plugins are reported in their check points, as in Run.
+func (h *Host) Once(ctx context.Context, sink Sink) error {
+	var wg sync.WaitGroup
+	for _, r := range h.runners() {
+		r.once = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.kill()
+			r.cycle(ctx, sink)
+			if r.retry != nil {
+				r.retry.Stop()
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (h *Host) runners() []*runner {
+	out := make([]*runner, 0, len(h.cfg.Instances))
 	for _, in := range h.cfg.Instances {
 		r := &runner{
 			inst:    in,
@@ -97,20 +132,16 @@ func (h *Host) Run(ctx context.Context, sink Sink) error {
 		if in.Device != "" {
 			r.device = in.Device
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run(ctx, sink)
-		}()
+		out = append(out, r)
 	}
-	wg.Wait()
-	return nil
+	return out
 }
 
 // runner drives one instance. All its state is owned by its goroutine.
 type runner struct {
 	inst   Instance
 	cfg    Config
+	once   bool // Once: no restarts to announce
 	device string
 	log    *slog.Logger
 
@@ -173,7 +204,10 @@ func (r *runner) cycle(ctx context.Context, sink Sink) {
 	}
 	var points []metric.Point
 	if r.checker == nil {
-		msg := fmt.Sprintf("%v; next start in %s", r.lastErr, time.Until(r.retryAt).Round(100*time.Millisecond))
+		msg := r.lastErr.Error()
+		if !r.once {
+			msg = fmt.Sprintf("%s; next start in %s", msg, time.Until(r.retryAt).Round(100*time.Millisecond))
+		}
 		points = append(points, r.checkPoint(now, sdk.StatusUnknown, msg, 0, nil))
 	} else {
 		r.calls++
@@ -268,7 +302,7 @@ func (r *runner) start(ctx context.Context) (err error) {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLog(r.log),
-		StartTimeout:     r.inst.Timeout,
+		StartTimeout:     r.cfg.StartTimeout,
 		Stderr:           r.crash,
 		SyncStdout:       io.Discard,
 		SyncStderr:       io.Discard,
@@ -343,7 +377,7 @@ func (r *runner) startError(path string, err error) error {
 		return r.errorf("handshake failed: %s did not answer as a schulmon check plugin (%s%s); is it built with plugins/sdk.Serve?",
 			path, msg, r.crashSuffix())
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		return r.errorf("handshake failed: %s did not start within %s", path, r.inst.Timeout)
+		return r.errorf("handshake failed: %s did not start within %s (plugins.start_timeout)", path, r.cfg.StartTimeout)
 	}
 	return r.errorf("start %s: %v", path, err)
 }
@@ -363,12 +397,41 @@ func (r *runner) fail(err error) {
 	r.log.Error("plugin failed", "error", err, "restart_in", wait)
 }
 
+// killWait bounds go-plugin's graceful stop. Its Kill asks the plugin to
+// shut down over gRPC without a deadline, which never returns from a
+// frozen process (stopped, or stuck in the kernel); then the host kills the
+// process itself so that the instance's loop goes on.
+const killWait = 5 * time.Second
+
 func (r *runner) kill() {
-	if r.client != nil {
-		r.client.Kill()
-	}
+	c := r.client
 	r.client = nil
 	r.checker = nil
+	if c == nil {
+		return
+	}
+	pid, _ := strconv.Atoi(c.ID())
+	done := make(chan struct{})
+	go func() {
+		c.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(killWait):
+	}
+	r.log.Warn("plugin did not stop within the grace period; killing its process", "pid", pid, "grace", killWait)
+	if pid > 0 {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill()
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(killWait):
+		r.log.Error("plugin process still not gone; abandoning it", "pid", pid)
+	}
 }
 
 func (r *runner) baseTags() map[string]string {

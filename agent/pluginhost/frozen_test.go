@@ -1,0 +1,92 @@
+//go:build unix
+
+package pluginhost
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestFrozenPluginIsKilled stops a running plugin process (SIGSTOP), as a
+// plugin stuck in the kernel would be: the check must report it hung, the
+// host must get rid of the process although it answers nothing, and the
+// next start must bring the check back.
+func TestFrozenPluginIsKilled(t *testing.T) {
+	dir := buildPlugins(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cfg := Config{Dir: dir, RestartBackoff: 100 * time.Millisecond}.withDefaults()
+	r := &runner{
+		inst:    Instance{Name: "frozen", Plugin: "tcp", Interval: time.Minute, Timeout: 500 * time.Millisecond, Config: map[string]any{"address": ln.Addr().String()}},
+		cfg:     cfg,
+		device:  "d",
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		backoff: cfg.RestartBackoff,
+	}
+	ctx := context.Background()
+	if err := r.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(r.client.ID())
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+
+	rec := &recorder{}
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() {
+		r.cycle(ctx, rec)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * killWait):
+		t.Fatal("the host is stuck stopping a frozen plugin")
+	}
+	t.Logf("cycle took %s", time.Since(t0))
+	ps := rec.find(MeasurementCheck, "frozen")
+	if len(ps) != 1 || !strings.Contains(field(ps[0], "message").(string), "hung: collect did not answer within the timeout of 500ms") {
+		t.Fatalf("check points: %+v", ps)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		// Still there: only acceptable as a zombie not yet reaped.
+		t.Errorf("frozen plugin process %d still exists", pid)
+	}
+	// After the back-off the plugin is started again and the check is ok.
+	<-r.retry.C
+	r.retry = nil
+	if err := r.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.points = nil
+	r.cycle(ctx, rec)
+	ps = rec.find(MeasurementCheck, "frozen")
+	if len(ps) != 1 || field(ps[0], "status") != int64(0) {
+		t.Fatalf("after restart: %+v", ps)
+	}
+	if r.restarts != 1 {
+		t.Errorf("restarts %d, want 1", r.restarts)
+	}
+	r.kill()
+}
