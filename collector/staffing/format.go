@@ -112,7 +112,7 @@ func HowCounted(ps []Provenance) string {
 		}
 		s := fmt.Sprintf("%s %d: %s", p.Class, p.Devices, strings.Join(seen, ", "))
 		if p.Merged > 0 {
-			s += fmt.Sprintf(" (%d records merged by MAC/serial/hostname)", p.Merged)
+			s += fmt.Sprintf(" (%d records merged by MAC/serial/hostname/IP)", p.Merged)
 		}
 		parts = append(parts, s)
 	}

@@ -129,3 +129,30 @@ func TestHTTPHandlersScopeAndScenario(t *testing.T) {
 		t.Errorf("school_admin scenario on another school: %d %s, want 400 not found", code, body)
 	}
 }
+
+// Reports computed concurrently share one Params (run with -race).
+func TestConcurrentReportsShareParams(t *testing.T) {
+	_, r := sampleReport(t)
+	_ = r
+	b := NewInventoryBuilder()
+	s := b.AddSite(Site{ID: 1, Municipality: "M", Name: "S", Type: TypePrimary})
+	b.AddCount(s, ClassEndpoint, SourceCSV, 400)
+	inv := b.Build()
+	p := DefaultParams()
+	done := make(chan float64, 8)
+	for range 8 {
+		go func() {
+			rep, err := Compute(context.Background(), inv, nil, p, Options{})
+			if err != nil {
+				done <- -1
+				return
+			}
+			done <- rep.Total.Figures[0].FTE
+		}()
+	}
+	for range 8 {
+		if f := <-done; f != 1 {
+			t.Errorf("FTE = %v, want 1", f)
+		}
+	}
+}

@@ -165,6 +165,9 @@ type Report struct {
 // counts from counts, which must be inv.Count() or nil to count now).
 // The work is linear in sites × methods once the counts exist.
 func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, opt Options) (*Report, error) {
+	// Validate resolves names into the methods; work on a copy so that
+	// concurrent reports (HTTP) can share one Params.
+	p = p.Clone()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
