@@ -87,6 +87,9 @@ type InfluxDB struct {
 	RetryInterval    time.Duration `yaml:"retry_interval"`
 	MaxRetryInterval time.Duration `yaml:"max_retry_interval"`
 	Gzip             bool          `yaml:"gzip"`
+	// UintSupport writes unsigned fields as unsigned (InfluxDB 2.x+);
+	// by default they become integers, which InfluxDB 1.8 needs.
+	UintSupport bool `yaml:"uint_support"`
 	// ExportInterval is how often availability, staffing and the
 	// collector's self-metrics are written to InfluxDB.
 	ExportInterval time.Duration `yaml:"export_interval"`

@@ -23,11 +23,13 @@ import (
 
 	"github.com/schulmon/schulmon/collector/api"
 	"github.com/schulmon/schulmon/collector/config"
+	"github.com/schulmon/schulmon/collector/enroll"
 	"github.com/schulmon/schulmon/collector/ingest"
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/collector/store"
 	"github.com/schulmon/schulmon/collector/store/sqlite"
 	"github.com/schulmon/schulmon/collector/tenancy"
+	"github.com/schulmon/schulmon/collector/tlscert"
 	"github.com/schulmon/schulmon/collector/web"
 	"github.com/schulmon/schulmon/metric"
 )
@@ -81,6 +83,9 @@ func OpenDirectory(ctx context.Context, dataDir string) (*tenancy.Directory, fun
 
 // New builds a collector from cfg.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := selfSigned(&cfg, log); err != nil {
+		return nil, err
+	}
 	s := &Server{Config: cfg, Log: log, Mux: http.NewServeMux(), Registry: prometheus.NewRegistry(), started: time.Now()}
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ok := false
@@ -122,6 +127,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Mux.HandleFunc("GET /health", s.health)
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	s.API.Routes(s.Mux, s.Authenticate)
+	enr, err := enroll.New(ctx, s.MetaDB, dir)
+	if err != nil {
+		return nil, err
+	}
+	enroll.NewHandler(enr, log, enroll.Limits{}).Routes(s.Mux)
 	s.Web.Routes(s.Mux)
 
 	s.AddJob("flush-last-seen", 10*time.Second, func(ctx context.Context, _ time.Time) error { return dir.FlushSeen(ctx) })
@@ -187,6 +197,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = tc
 		ln = tls.NewListener(ln, tc)
+	} else if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		s.Log.Warn("serving plain HTTP on a non-loopback address: agent tokens travel unencrypted; set tls.cert_file and tls.key_file, or tls.self_signed: true (deploy/README.md)", "addr", ln.Addr().String())
 	}
 	jobCtx, stopJobs := context.WithCancel(context.Background())
 	jobsDone := s.runJobs(jobCtx)
@@ -248,6 +260,26 @@ func (s *Server) runJobs(ctx context.Context) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// selfSigned creates the self-signed pair of tls.self_signed on the
+// first start and points cfg at it.
+func selfSigned(cfg *config.Config, log *slog.Logger) error {
+	if !cfg.TLS.SelfSigned {
+		return nil
+	}
+	if cfg.TLS.CertFile == "" {
+		cfg.TLS.CertFile, cfg.TLS.KeyFile = tlscert.DefaultPaths(cfg.DataDir)
+	}
+	fp, created, err := tlscert.Ensure(cfg.TLS.CertFile, cfg.TLS.KeyFile, tlscert.Options{Hosts: cfg.TLS.Hosts})
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created a self-signed TLS certificate", "cert_file", cfg.TLS.CertFile)
+	}
+	log.Info("TLS certificate fingerprint: pin it in the agents as collector.tls.fingerprint", "sha256", fp)
+	return nil
 }
 
 func (s *Server) tlsConfig() (*tls.Config, error) {

@@ -79,6 +79,7 @@ exits, without a collector (like telegraf --test).`,
 	root.Flags().BoolVar(&once, "once", false, "print one round of points as line protocol and exit")
 	root.AddCommand(newCheckConfigCmd(&f))
 	root.AddCommand(newSNMPCmd())
+	root.AddCommand(newEnrollCmd(&f), newServiceCmd(&f))
 	return root
 }
 
@@ -109,6 +110,7 @@ func run(ctx context.Context, cfg config.Config, device string, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	warnInsecure(cfg, log)
 	snd, err := sender.New(cfg.Collector, token)
 	if err != nil {
 		return err

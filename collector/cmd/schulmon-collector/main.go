@@ -41,6 +41,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newCheckConfigCmd(), newSiteCmd(), newTokenCmd(), newReportCmd(), newInventoryCmd())
 	root.AddCommand(newOutagesCmd(), newMaintenanceCmd(), newAvailabilityCmd())
+	root.AddCommand(newEnrollmentCmd(), newTLSCmd(), newBackupCmd(), newRestoreCmd())
+	root.AddCommand(newUserCmd())
 	return root
 }
 
@@ -118,7 +120,7 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 				return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 			}
 			scheme := "http"
-			if cfg.TLS.CertFile != "" {
+			if srv.Config.TLS.CertFile != "" {
 				scheme = "https"
 			}
 			log.Info("collector listening", "url", scheme+"://"+ln.Addr().String()+"/", "data_dir", cfg.DataDir, "storage", cfg.Storage.Backend, "version", metric.Version)
