@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/schulmon/schulmon/agent/pluginhost"
 	"github.com/schulmon/schulmon/agent/snmp"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	// SNMP polls the school's devices, receives traps and discovers
 	// endpoints; see agent/snmp/README.md.
 	SNMP snmp.Config `yaml:"snmp"`
+	// Plugins runs check plugins; see plugins/README.md.
+	Plugins pluginhost.Config `yaml:"plugins"`
 }
 
 // Collector is where the agent reports to.
@@ -170,6 +173,9 @@ func (c *Config) Validate() error {
 		if err := c.SNMP.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.Plugins.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/schulmon/schulmon/agent/config"
 	"github.com/schulmon/schulmon/agent/hostmetrics"
+	"github.com/schulmon/schulmon/agent/pluginhost"
 	"github.com/schulmon/schulmon/agent/sender"
 	"github.com/schulmon/schulmon/metric"
 )
@@ -78,6 +79,13 @@ func New(cfg config.Config, device string, q Queue, s Sender, log *slog.Logger) 
 	a.errCounter = prometheus.NewCounter(prometheus.CounterOpts{Name: "schulmon_agent_send_errors_total", Help: "Failed send attempts."})
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "schulmon_agent_points_queued", Help: "Points waiting for acknowledgement."}, func() float64 { return float64(a.queue.Pending()) })
 	a.registry.MustRegister(a.collectDur, a.collectOK, a.sentCounter, a.errCounter, queued)
+	if len(cfg.Plugins.Instances) > 0 {
+		ph, err := pluginhost.New(cfg.Plugins, pluginhost.Options{Logger: log, Device: device})
+		if err != nil {
+			return nil, err
+		}
+		a.AddService(pluginService{ph})
+	}
 	return a, nil
 }
 
