@@ -348,7 +348,7 @@ type siteTally struct {
 
 // scratch is the reusable per-worker state of deduplication.
 type scratch struct {
-	idx    map[uint64]int32
+	idx    keyTable
 	parent []int32
 	mask   []uint8
 	class  []Class  // class of the group, from its most trusted record
@@ -381,7 +381,7 @@ func (inv *Inventory) count(workers int) []Counts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := &scratch{idx: make(map[uint64]int32, 1024)}
+			sc := &scratch{}
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(inv.Sites) {
@@ -465,7 +465,11 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 	sc.mask = sc.mask[:n]
 	sc.class = sc.class[:n]
 	sc.source = sc.source[:n]
-	clear(sc.idx)
+	nkeys := 0
+	for i := range recs {
+		nkeys += int(recs[i].nMAC) + bits.OnesCount8(recs[i].flags)
+	}
+	sc.idx.reset(nkeys)
 	keyed := false
 	for i := range recs {
 		sc.parent[i] = int32(i)
@@ -478,9 +482,8 @@ func (inv *Inventory) countSite(s int, sc *scratch, t *siteTally) {
 		keyed = true
 		keys := inv.keys[r.keyOff : r.keyOff+uint32(nk)]
 		for _, k := range keys {
-			j, ok := sc.idx[k]
+			j, ok := sc.idx.getOrPut(k, int32(i))
 			if !ok {
-				sc.idx[k] = int32(i)
 				continue
 			}
 			if kind := k &^ keyMask; (kind == keyHost || kind == keyIP) && macsConflict(inv, r, &recs[j]) {
@@ -554,4 +557,57 @@ func (inv *Inventory) subset(counts []Counts, ids map[int64]bool) (*Inventory, [
 	}
 	out.starts = make([]int, len(out.Sites)+1)
 	return out, cs
+}
+
+// keyTable maps identifier keys to the first record that had them, for
+// one site at a time. It is an open-addressing table whose slots carry
+// the generation they were written in: moving to the next site is one
+// increment instead of clearing a map (which costs its full capacity every
+// time and dominated counting 32,000 small sites).
+type keyTable struct {
+	slots []keySlot
+	mask  uint64
+	gen   uint32
+}
+
+type keySlot struct {
+	key uint64
+	val int32
+	gen uint32
+}
+
+// reset empties the table for n keys.
+func (t *keyTable) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	if len(t.slots) < size {
+		t.slots = make([]keySlot, size)
+		t.gen = 0
+	}
+	t.gen++
+	if t.gen == 0 { // wrapped after 4 billion sites: start clean
+		clear(t.slots)
+		t.gen = 1
+	}
+	t.mask = uint64(size - 1)
+}
+
+// getOrPut returns the value stored for key, or stores val and returns
+// false.
+func (t *keyTable) getOrPut(key uint64, val int32) (int32, bool) {
+	h := key * 0x9E3779B97F4A7C15
+	i := (h ^ h>>32) & t.mask
+	for {
+		sl := &t.slots[i]
+		if sl.gen != t.gen {
+			*sl = keySlot{key: key, val: val, gen: t.gen}
+			return 0, false
+		}
+		if sl.key == key {
+			return sl.val, true
+		}
+		i = (i + 1) & t.mask
+	}
 }
