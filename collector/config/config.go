@@ -15,6 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/schulmon/schulmon/collector/alerting"
+	"github.com/schulmon/schulmon/collector/alerting/channels"
+	"github.com/schulmon/schulmon/collector/users"
 )
 
 // Config is the collector's configuration.
@@ -33,6 +35,12 @@ type Config struct {
 	// Availability configures outage detection and alert channels
 	// (collector/availability/README.md).
 	Availability alerting.Settings `yaml:"availability"`
+	// Web configures web sessions, login limits and single sign-on
+	// (collector/users, collector/web/README.md).
+	Web users.WebConfig `yaml:"web"`
+	// Alerting configures e-mail, Teams, Matrix and Alertmanager channels
+	// (collector/alerting/channels/README.md).
+	Alerting channels.Config `yaml:"alerting"`
 }
 
 // TLS configures HTTPS.
@@ -192,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Heartbeat <= 0 {
 		return fmt.Errorf("heartbeat must be positive, got %s", c.Heartbeat)
+	}
+	if err := c.Web.Validate(); err != nil {
+		return err
+	}
+	if err := c.Alerting.Validate(); err != nil {
+		return err
 	}
 	if err := c.Availability.Validate(); err != nil {
 		return err

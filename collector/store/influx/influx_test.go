@@ -1,0 +1,254 @@
+package influx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/store"
+	"github.com/schulmon/schulmon/collector/store/influx/influxtest"
+	"github.com/schulmon/schulmon/metric"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	influxtest.StopShared()
+	os.Exit(code)
+}
+
+func openStore(t *testing.T, url, bucket string, mod func(*Options)) *Store {
+	t.Helper()
+	opt := Options{URL: url, Bucket: bucket, Token: influxtest.Token, QueueDir: t.TempDir(),
+		RetryInterval: 50 * time.Millisecond, MaxRetryInterval: 200 * time.Millisecond, WriteTimeout: 5 * time.Second, Gzip: true, Logger: quietLog()}
+	if mod != nil {
+		mod(&opt)
+	}
+	s, err := Open(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// points parses line protocol and stamps the given identity, as ingest does.
+func points(t testing.TB, lines string, site, device, class string) []store.Point {
+	t.Helper()
+	var p metric.Parser
+	if err := p.Parse([]byte(lines), metric.PrecisionNS, time.Now().UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]store.Point, len(p.Rows))
+	for i := range p.Rows {
+		row := p.Rows[i]
+		out[i] = store.Point{SiteID: 1, DeviceID: 1, Municipality: "Musterstadt", Site: site, Device: device, Class: class, Row: &row}
+	}
+	return out
+}
+
+// fluxCount returns the number of rows of a Flux query's result.
+func fluxRows(t *testing.T, srv *influxtest.Server, q string) []map[string]string {
+	t.Helper()
+	csv, err := srv.Flux(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseCSV(csv)
+}
+
+// parseCSV reads Flux's annotated CSV into rows of column → value.
+func parseCSV(s string) []map[string]string {
+	var rows []map[string]string
+	var header []string
+	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if line == "" {
+			header = nil
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		cols := strings.Split(line, ",")
+		if header == nil {
+			header = cols
+			continue
+		}
+		r := map[string]string{}
+		for i, c := range cols {
+			if i < len(header) {
+				r[header[i]] = c
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func TestWriteAndQueryThroughRealInfluxDB(t *testing.T) {
+	srv := influxtest.Shared(t)
+	bucket := srv.NewDatabase(t)
+	s := openStore(t, srv.URL, bucket, nil)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	var lp strings.Builder
+	for i := 0; i < 10; i++ {
+		ts := base.Add(time.Duration(i) * 10 * time.Second).UnixNano()
+		fmt.Fprintf(&lp, "cpu,cpu=cpu-total,host=srv1 usage_idle=%d,usage_user=%g %d\n", 90+i, float64(i)/2, ts)
+		fmt.Fprintf(&lp, "cpu,cpu=cpu0,host=srv1 usage_idle=%d %d\n", 50+i, ts)
+		fmt.Fprintf(&lp, "net,host=srv1,interface=eth0 bytes_recv=%du,err_in=%di %d\n", 1000*i, i, ts)
+	}
+	if err := s.Write(ctx, points(t, lp.String(), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatal(err)
+	}
+	// Another site's device of the same name must not leak into the query.
+	if err := s.Write(ctx, points(t, fmt.Sprintf("cpu,cpu=cpu-total,host=srv1 usage_idle=1 %d\n", base.UnixNano()), "GS Süd", "srv1", "server")); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.WrittenPoints != 31 || st.QueuedPoints != 0 {
+		t.Fatalf("stats after healthy writes: %+v, want 31 written, none queued (%s)", st, s.LastError())
+	}
+
+	series, err := s.Query(ctx, store.Query{Site: "GS Nord", Device: "srv1", Measurement: "cpu", Field: "usage_idle", From: base, To: base.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 2 {
+		t.Fatalf("got %d series, want 2 (cpu-total, cpu0): %+v", len(series), series)
+	}
+	// Sorted by tags: cpu=cpu-total before cpu=cpu0.
+	if series[0].Tags["cpu"] != "cpu-total" || series[0].Tags["site"] != "GS Nord" || series[0].Tags["device"] != "srv1" || series[0].Tags["host"] != "srv1" {
+		t.Fatalf("tags of first series: %v", series[0].Tags)
+	}
+	if _, ok := series[0].Tags["municipality"]; ok {
+		t.Fatalf("municipality should not be in the series tags (as in the embedded store): %v", series[0].Tags)
+	}
+	if len(series[0].Samples) != 10 || series[0].Samples[3].Value != 93 || !series[0].Samples[3].Time.Equal(base.Add(30*time.Second)) {
+		t.Fatalf("samples of cpu-total: %+v", series[0].Samples)
+	}
+	if series[1].Samples[9].Value != 59 {
+		t.Fatalf("cpu0 last sample: %+v", series[1].Samples[9])
+	}
+
+	// Step: mean per minute, stamped with the minute's start.
+	series, err = s.Query(ctx, store.Query{Site: "GS Nord", Device: "srv1", Measurement: "cpu", Field: "usage_idle", From: base, To: base.Add(time.Hour), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := series[0].Samples; len(got) != 2 || got[0].Value != 92.5 || !got[0].Time.Equal(base) || got[1].Value != 97.5 || !got[1].Time.Equal(base.Add(time.Minute)) {
+		t.Fatalf("per-minute means of cpu-total: %+v", got)
+	}
+	// Unsigned and integer fields come back as numbers.
+	series, err = s.Query(ctx, store.Query{Device: "srv1", Site: "GS Nord", Measurement: "net", Field: "bytes_recv", From: base, To: base.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || series[0].Samples[9].Value != 9000 || series[0].Tags["interface"] != "eth0" {
+		t.Fatalf("net bytes_recv: %+v", series)
+	}
+
+	// The trusted tags are tags in InfluxDB.
+	rows := fluxRows(t, srv, `from(bucket: "`+bucket+`") |> range(start: 2026-11-02T00:00:00Z, stop: 2026-11-03T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage_idle" and r.municipality == "Musterstadt" and r.class == "server" and r.site == "GS Süd")`)
+	if len(rows) != 1 || rows[0]["_value"] != "1" || rows[0]["device"] != "srv1" {
+		t.Fatalf("rows of GS Süd: %v", rows)
+	}
+
+	if _, err := s.Query(ctx, store.Query{Device: "srv1", Measurement: "cpu", Field: "usage_idle", From: base, To: base}); err == nil || !strings.Contains(err.Error(), "range is empty") {
+		t.Fatalf("empty range: %v", err)
+	}
+}
+
+func TestQueueFullRefusesAndSurvivesRestart(t *testing.T) {
+	// Nothing listens on this URL: every write goes to the queue.
+	down := "http://127.0.0.1:1"
+	dir := t.TempDir()
+	s := openStore(t, down, "db", func(o *Options) {
+		o.QueueDir = dir
+		o.QueueMaxBytes = 1 << 20
+		o.RetryInterval = time.Hour
+		o.MaxRetryInterval = time.Hour
+	})
+	ctx := context.Background()
+	pad := strings.Repeat("x", 900)
+	base := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	accepted := 0
+	var err error
+	for i := 0; i < 5000; i++ {
+		lp := fmt.Sprintf("check,check=pad status=0i,seq=%di,message=\"%s\" %d\n", i, pad, base.Add(time.Duration(i)*time.Second).UnixNano())
+		if err = s.Write(ctx, points(t, lp, "GS Nord", "srv1", "server")); err != nil {
+			break
+		}
+		accepted++
+	}
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("after %d writes: %v, want ErrQueueFull", accepted, err)
+	}
+	if accepted < 500 || accepted > 1200 {
+		t.Fatalf("1 MiB queue accepted %d points of ~1 KiB", accepted)
+	}
+	if st := s.Stats(); st.PendingPoints != int64(accepted) || st.FullRefusals != 1 || st.QueueBytes > 1<<20 {
+		t.Fatalf("stats: %+v, want %d pending, one refusal, ≤ 1 MiB", st, accepted)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The queue survives the collector's restart and drains into a
+	// running InfluxDB.
+	srv := influxtest.Shared(t)
+	bucket := srv.NewDatabase(t)
+	s2 := openStore(t, srv.URL, bucket, func(o *Options) { o.QueueDir = dir })
+	deadline := time.Now().Add(30 * time.Second)
+	for s2.Stats().PendingPoints > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %+v (%s)", s2.Stats(), s2.LastError())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rows := fluxRows(t, srv, `from(bucket: "`+bucket+`") |> range(start: 2026-11-02T00:00:00Z, stop: 2026-11-03T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == "check" and r._field == "seq") |> count()`)
+	if len(rows) != 1 || rows[0]["_value"] != fmt.Sprint(accepted) {
+		t.Fatalf("count after replay: %v, want %d", rows, accepted)
+	}
+}
+
+func TestRejectedPointsAreSurfacedNotRetried(t *testing.T) {
+	srv := influxtest.Shared(t)
+	s := openStore(t, srv.URL, srv.NewDatabase(t), nil)
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 2, 11, 0, 0, 0, time.UTC).UnixNano()
+	if err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=1i %d\n", ts), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatal(err)
+	}
+	// A field type conflict: InfluxDB answers 400 and will never take it.
+	if err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=\"lots\" %d\n", ts+1), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatalf("a rejected write is acknowledged (and counted), got %v", err)
+	}
+	st := s.Stats()
+	if st.RejectedPoints != 1 || st.PendingPoints != 0 || !st.Healthy {
+		t.Fatalf("stats after a rejection: %+v", st)
+	}
+	if !strings.Contains(s.LastError(), "conflict") {
+		t.Fatalf("last error should carry InfluxDB's message: %q", s.LastError())
+	}
+}
+
+func TestFluxString(t *testing.T) {
+	for in, want := range map[string]string{`a`: `"a"`, `a"b`: `"a\"b"`, `c:\x`: `"c:\\x"`, `${x}`: `"\${x}"`} {
+		if got := FluxString(in); got != want {
+			t.Errorf("FluxString(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if FluxDuration(5*time.Minute) != "300s" || FluxDuration(1500*time.Millisecond) != "1500000000ns" {
+		t.Error("FluxDuration")
+	}
+}
