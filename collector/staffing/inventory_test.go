@@ -107,3 +107,25 @@ func TestCountManySitesInParallelMatchesSerial(t *testing.T) {
 		t.Fatalf("report total %d devices / %d sites, counted %d", r.Total.Devices.Total(), r.Total.Sites, total)
 	}
 }
+
+func TestKeyTableResetForgetsPreviousSite(t *testing.T) {
+	var kt keyTable
+	kt.reset(1000)
+	for i := range 1000 {
+		if _, ok := kt.getOrPut(uint64(i)*7919, int32(i)); ok {
+			t.Fatalf("key %d found before it was put", i)
+		}
+	}
+	for i := range 1000 {
+		if v, ok := kt.getOrPut(uint64(i)*7919, -1); !ok || v != int32(i) {
+			t.Fatalf("key %d: %d %v", i, v, ok)
+		}
+	}
+	kt.reset(3) // the next, small site reuses the slots
+	if _, ok := kt.getOrPut(7919, 5); ok {
+		t.Fatal("a key of the previous site survived reset")
+	}
+	if v, ok := kt.getOrPut(7919, 6); !ok || v != 5 {
+		t.Fatalf("got %d %v, want 5", v, ok)
+	}
+}
