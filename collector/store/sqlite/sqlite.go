@@ -76,6 +76,9 @@ type Store struct {
 
 	wm atomic.Int64 // end of the last rolled-up bucket (Unix ns)
 
+	insertChunk *sql.Stmt // a full chunk of rows, prepared once
+	args        []any     // the writer's argument buffer
+
 	mu     sync.Mutex
 	series map[string]int64 // series key → id
 	// dirtyFrom is the oldest data time written below the rollup
@@ -144,6 +147,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("read rollup watermark: %w", err)
 	}
 	s.wm.Store(wm)
+	if s.insertChunk, err = db.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare point insert: %w", err)
+	}
 	s.wg.Add(2)
 	go s.writer()
 	go s.maintain()
@@ -188,7 +195,7 @@ func (s *Store) Write(ctx context.Context, points []store.Point) error {
 		return nil
 	}
 	enc := make([]encodedPoint, len(points))
-	var buf []byte
+	buf := make([]byte, 0, 96*len(points))
 	for i := range points {
 		p := &points[i]
 		start := len(buf)
@@ -255,6 +262,10 @@ func (s *Store) writer() {
 
 const insertChunk = 100 // rows per INSERT statement
 
+func insertSQL(rows int) string {
+	return "INSERT OR REPLACE INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", rows), ",")
+}
+
 func (s *Store) commit(batch []*writeReq) {
 	err := s.commitTx(batch)
 	s.statsMu.Lock()
@@ -292,14 +303,22 @@ func (s *Store) commitTx(batch []*writeReq) error {
 
 	watermark := s.wm.Load()
 	var minLate int64
-	var args []any
+	args := s.args[:0]
+	defer func() { s.args = args[:0] }()
 	var insSeries *sql.Stmt
+	chunkStmt := tx.StmtContext(ctx, s.insertChunk)
+	defer chunkStmt.Close()
 	flush := func() error {
-		if len(args) == 0 {
+		var err error
+		switch n := len(args) / 3; n {
+		case 0:
 			return nil
+		case insertChunk:
+			_, err = chunkStmt.ExecContext(ctx, args...)
+		default:
+			_, err = tx.ExecContext(ctx, insertSQL(n), args...)
 		}
-		q := "INSERT OR REPLACE INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", len(args)/3), ",")
-		_, err := tx.ExecContext(ctx, q, args...)
+		clear(args)
 		args = args[:0]
 		return err
 	}
@@ -359,6 +378,7 @@ func (s *Store) commitTx(batch []*writeReq) error {
 func (s *Store) Close() error {
 	close(s.done)
 	s.wg.Wait()
+	s.insertChunk.Close()
 	return s.db.Close()
 }
 
