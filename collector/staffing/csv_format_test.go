@@ -202,3 +202,26 @@ func TestFormats(t *testing.T) {
 		t.Errorf("pdf: %v", err)
 	}
 }
+
+func TestPointsForDashboards(t *testing.T) {
+	_, r := sampleReport(t)
+	pts := r.Points(r.GeneratedAt)
+	// (1 total + 2 municipalities + 3 sites) × 7 methods
+	if len(pts) != 6*7 {
+		t.Fatalf("%d points, want 42", len(pts))
+	}
+	found := false
+	for i := range pts {
+		p := &pts[i]
+		site, _ := p.Tag("site")
+		method, _ := p.Tag("method")
+		if site == "Adolfinum" && method == MethodDeviceRatio {
+			fte, _ := p.Field("fte")
+			level, _ := p.Tag("level")
+			found = p.Measurement == "staffing" && near(fte.FloatValue(), 700.0/400) && level == "site"
+		}
+	}
+	if !found {
+		t.Error("no staffing point for Adolfinum device_ratio with 1.75 FTE")
+	}
+}
