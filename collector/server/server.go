@@ -30,6 +30,7 @@ import (
 	"github.com/schulmon/schulmon/collector/store/sqlite"
 	"github.com/schulmon/schulmon/collector/tenancy"
 	"github.com/schulmon/schulmon/collector/tlscert"
+	"github.com/schulmon/schulmon/collector/users"
 	"github.com/schulmon/schulmon/collector/web"
 	"github.com/schulmon/schulmon/metric"
 )
@@ -117,7 +118,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 	s.Ingest = ingest.New(dir, s.Store, ingest.Limits(cfg.Limits), log, s.Registry)
 	s.API = &api.Handler{Dir: dir, Store: s.Store}
-	s.Web = web.New(dir, s.API, log)
+	webUsers, err := users.Open(ctx, s.MetaDB)
+	if err != nil {
+		return nil, err
+	}
+	s.Web = web.New(dir, s.API, log, web.Deps{DB: s.MetaDB, Users: webUsers, Store: s.Store, Config: cfg.Web, OIDC: openOIDC(ctx, cfg.Web, log)})
 
 	s.Mux.Handle("POST /api/v2/write", s.Ingest)
 	s.Mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) {
@@ -159,6 +164,12 @@ func (s *Server) Authenticate(next http.Handler) http.Handler {
 			}
 		} else {
 			p = s.Web.Principal(r)
+			// A session cookie is sent by the browser on its own: writes
+			// made with it must prove they come from our pages.
+			if p != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !s.Web.CheckCSRF(r) {
+				api.Error(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header for a request with a session cookie")
+				return
+			}
 		}
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Token realm="schulmon"`)

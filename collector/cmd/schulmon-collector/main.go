@@ -112,7 +112,11 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 			if err != nil {
 				return err
 			}
-			if _, err := avserver.Attach(cmd.Context(), srv, cfg.Availability); err != nil {
+			att, err := avserver.Attach(cmd.Context(), srv, cfg.Availability)
+			if err != nil {
+				return err
+			}
+			if err := attachWeb(srv, att, cfg); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)

@@ -1,0 +1,279 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/availability"
+	"github.com/schulmon/schulmon/collector/tenancy"
+)
+
+type classCount struct {
+	Class                    string
+	Total, Up, Down, Unknown int
+}
+
+type fleetSite struct {
+	tenancy.Site
+	Total, Up, Down, Unknown, Maintenance int
+	Classes                               []classCount
+	Availability                          *json.Number
+	Target                                json.Number
+	Met                                   *bool
+	BudgetLeftMin, BudgetAllowedMin       json.Number
+	BudgetLeftPct                         int // 0–100 for the bar; -1 unknown
+	OpenOutages                           int
+}
+
+type fleetMun struct {
+	Name                                  string
+	Sites                                 []fleetSite
+	Total, Up, Down, Unknown, OpenOutages int
+}
+
+type fleetFilter struct {
+	Q, Municipality, Class string
+	Problems               bool
+}
+
+type fleetData struct {
+	Muns                         []fleetMun
+	Filter                       fleetFilter
+	Municipalities               []string
+	Classes                      []string
+	ShownSites, TotalSites       int
+	Total, Up, Down, Unknown     int
+	OpenOutages                  int
+	Month                        string
+	AvailabilityNote             string
+	HasEngine, HasAvailability   bool
+	ShownDevices, DevicesInScope int
+}
+
+// deviceStates maps (site id, device) to the device's current state for
+// the sites match accepts; objects of checks count toward open outages.
+type stateIndex struct {
+	dev  map[devKey]string
+	down map[int64]int // site id → objects currently down (open outages)
+}
+
+type devKey struct {
+	site int64
+	name string
+}
+
+func (u *UI) stateIndex(match func(siteID int64) bool) *stateIndex {
+	u.mu.Lock()
+	src := u.states
+	u.mu.Unlock()
+	if src == nil {
+		return nil
+	}
+	idx := &stateIndex{dev: map[devKey]string{}, down: map[int64]int{}}
+	for _, st := range src.States(func(o *availability.Object) bool { return match(o.SiteID) }) {
+		if st.Object.Check == "" {
+			idx.dev[devKey{st.Object.SiteID, st.Object.Device}] = string(st.State)
+		}
+		if st.State == availability.StateDown {
+			idx.down[st.Object.SiteID]++
+		}
+	}
+	return idx
+}
+
+// statusOf is a device's state: from the engine when attached, else from
+// its last-seen time.
+func (u *UI) statusOf(idx *stateIndex, d tenancy.Device) string {
+	if idx != nil {
+		if s, ok := idx.dev[devKey{d.SiteID, d.Name}]; ok {
+			return s
+		}
+		return string(availability.StateUnknown)
+	}
+	return u.api.StatusOf(d)
+}
+
+// bucket folds the states into up, down and unknown (unreachable and
+// no-data) for counting; maintenance is kept apart.
+func bucket(state string) string {
+	switch state {
+	case "up", "down", "maintenance":
+		return state
+	}
+	return "unknown"
+}
+
+type avCacheEntry struct {
+	at   time.Time
+	rows map[string]availability.Row
+	err  error
+}
+
+// siteAvailability returns this month's availability rows per site name,
+// computed for all sites at most once a minute and shared by everybody
+// (each page filters by its user's scope).
+func (u *UI) siteAvailability(ctx context.Context, now time.Time) (availability.Window, map[string]availability.Row, error) {
+	w, err := availability.ParsePeriod(now.In(u.deps.TZ).Format("2006-01"), u.deps.TZ, now)
+	if err != nil || u.deps.DB == nil {
+		return w, nil, err
+	}
+	u.mu.Lock()
+	e, ok := u.avCache[w.Label]
+	u.mu.Unlock()
+	if ok && now.Sub(e.at) < time.Minute {
+		return w, e.rows, e.err
+	}
+	rep, err := availability.BuildReport(ctx, u.deps.DB, availability.Query{Window: w, GroupBy: "site", Now: now})
+	e = avCacheEntry{at: now, err: err, rows: map[string]availability.Row{}}
+	if err == nil {
+		for _, r := range rep.Rows {
+			e.rows[r.Site] = r
+		}
+	}
+	u.mu.Lock()
+	u.avCache = map[string]avCacheEntry{w.Label: e}
+	u.mu.Unlock()
+	return w, e.rows, err
+}
+
+func (u *UI) fleet(w http.ResponseWriter, r *http.Request) {
+	p := sessionFrom(r).User.Principal()
+	q := r.URL.Query()
+	f := fleetFilter{Q: strings.TrimSpace(q.Get("q")), Municipality: q.Get("municipality"), Class: q.Get("class"), Problems: q.Get("problems") == "1"}
+	if f.Class != "" && !tenancy.ValidClass(f.Class) {
+		f.Class = ""
+	}
+	data, err := u.fleetData(r.Context(), p, f)
+	if err != nil {
+		u.fail(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
+	u.render(w, r, "fleet.html", http.StatusOK, page{Nav: "fleet", Title: tr(lang(r), "fleet"), Data: data})
+}
+
+// fleetData builds the overview. It is linear in the number of devices:
+// one query for the sites, one for all devices, one pass over the
+// engine's states, and the cached availability figures.
+func (u *UI) fleetData(ctx context.Context, p *tenancy.Principal, f fleetFilter) (*fleetData, error) {
+	sites, err := u.dir.Sites(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	d := &fleetData{Filter: f, Classes: tenancy.Classes, TotalSites: len(sites)}
+	inScope := make(map[int64]int, len(sites)) // site id → index in sites
+	for i, s := range sites {
+		inScope[s.ID] = i
+		if n := len(d.Municipalities); n == 0 || d.Municipalities[n-1] != s.Municipality {
+			d.Municipalities = append(d.Municipalities, s.Municipality)
+		}
+	}
+	devs, err := u.dir.AllDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	idx := u.stateIndex(func(id int64) bool { _, ok := inScope[id]; return ok })
+	d.HasEngine = idx != nil
+	now := u.now()
+	win, av, err := u.siteAvailability(ctx, now)
+	if err != nil {
+		u.log.Error("fleet: availability figures", "err", err)
+	}
+	d.Month, d.HasAvailability = win.Label, av != nil
+
+	fs := make([]fleetSite, len(sites))
+	classPos := map[string]int{}
+	for i, c := range tenancy.Classes {
+		classPos[c] = i
+	}
+	counts := make([][]classCount, len(sites))
+	for i, s := range sites {
+		fs[i].Site = s
+		counts[i] = make([]classCount, len(tenancy.Classes))
+	}
+	for _, dv := range devs {
+		i, ok := inScope[dv.SiteID]
+		if !ok {
+			continue
+		}
+		d.DevicesInScope++
+		if f.Class != "" && dv.Class != f.Class {
+			continue
+		}
+		st := bucket(u.statusOf(idx, dv))
+		s := &fs[i]
+		cc := &counts[i][classPos[dv.Class]]
+		s.Total++
+		cc.Total++
+		switch st {
+		case "up":
+			s.Up++
+			cc.Up++
+		case "down":
+			s.Down++
+			cc.Down++
+		case "maintenance":
+			s.Maintenance++
+		default:
+			s.Unknown++
+			cc.Unknown++
+		}
+	}
+	q := strings.ToLower(f.Q)
+	for i := range fs {
+		s := &fs[i]
+		for j, cc := range counts[i] {
+			if cc.Total > 0 {
+				cc.Class = tenancy.Classes[j]
+				s.Classes = append(s.Classes, cc)
+			}
+		}
+		if idx != nil {
+			s.OpenOutages = idx.down[s.ID]
+		}
+		s.BudgetLeftPct = -1
+		if row, ok := av[s.Name]; ok {
+			s.Availability, s.Target, s.Met = row.AvailabilityPercent, row.TargetPercent, row.Met
+			s.BudgetLeftMin, s.BudgetAllowedMin = row.BudgetRemainingMin, row.BudgetAllowedMin
+			left, _ := row.BudgetRemainingMin.Float64()
+			all, _ := row.BudgetAllowedMin.Float64()
+			if all > 0 {
+				s.BudgetLeftPct = max(0, min(100, int(left/all*100)))
+			}
+		}
+		if f.Municipality != "" && s.Municipality != f.Municipality {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(s.Name), q) && !strings.Contains(strings.ToLower(s.Title), q) && !strings.Contains(strings.ToLower(s.Municipality), q) {
+			continue
+		}
+		if f.Problems && s.Down == 0 && s.OpenOutages == 0 && (s.Met == nil || *s.Met) {
+			continue
+		}
+		if n := len(d.Muns); n == 0 || d.Muns[n-1].Name != s.Municipality {
+			d.Muns = append(d.Muns, fleetMun{Name: s.Municipality})
+		}
+		m := &d.Muns[len(d.Muns)-1]
+		m.Sites = append(m.Sites, *s)
+		m.Total += s.Total
+		m.Up += s.Up
+		m.Down += s.Down
+		m.Unknown += s.Unknown
+		m.OpenOutages += s.OpenOutages
+		d.ShownSites++
+		d.ShownDevices += s.Total
+		d.Total += s.Total
+		d.Up += s.Up
+		d.Down += s.Down
+		d.Unknown += s.Unknown
+		d.OpenOutages += s.OpenOutages
+	}
+	// Sites with problems first within their municipality, then by name.
+	for _, m := range d.Muns {
+		sort.SliceStable(m.Sites, func(a, b int) bool { return m.Sites[a].Down > 0 && m.Sites[b].Down == 0 })
+	}
+	return d, nil
+}
