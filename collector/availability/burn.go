@@ -52,7 +52,7 @@ func (e *Engine) BurnInputs(ctx context.Context, now time.Time, window time.Dura
 		svc := Set{{max(from, st.FirstSeen), to}}
 		if cc != nil {
 			in.Target = e.set.target(&st.Object)
-			svc, _, _ = cc.service(&st.Object, max(from, st.FirstSeen), to)
+			svc, _, _, _ = cc.service(&st.Object, max(from, st.FirstSeen), to)
 		}
 		var excl []Interval
 		for _, sp := range st.spans {

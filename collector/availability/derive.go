@@ -196,10 +196,23 @@ type gapSpan struct {
 //   - two outages with less than RecoverHold of up time between them are
 //     one outage (flap damping).
 func derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []Span {
+	var sc scratch
+	return sc.derive(segs, p, heartbeat, gaps, now)
+}
+
+// scratch holds buffers reused between derivations, so that a tick over
+// 100,000 objects does not allocate per object. The spans returned by
+// scratch.derive are valid until its next call.
+type scratch struct {
+	pieces, split []piece
+	spans         []Span
+}
+
+func (sc *scratch) derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []Span {
 	if len(segs) == 0 {
 		return nil
 	}
-	pieces := make([]piece, 0, 2*len(segs)+2)
+	pieces := sc.pieces[:0]
 	for i, g := range segs {
 		next := max(now, g.E)
 		if i+1 < len(segs) {
@@ -219,11 +232,14 @@ func derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []S
 			pieces = append(pieces, piece{cover, next, pSilence, false, ""})
 		}
 	}
+	sc.pieces = pieces
 	if len(gaps) > 0 {
-		pieces = splitGaps(pieces, gaps)
+		sc.split = splitGaps(sc.split[:0], pieces, gaps)
+		pieces = sc.split
 	}
 
-	var spans []Span
+	spans := sc.spans[:0]
+	defer func() { sc.spans = spans[:0] }()
 	last := len(pieces) - 1
 	for i := 0; i <= last; {
 		pc := pieces[i]
@@ -258,9 +274,12 @@ func derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []S
 			i++
 		}
 	}
-	// A span reaching the end of the evidence and now is still open.
+	// A span reaching the end of the evidence and now is still open, unless
+	// a sign of life at its end closed it.
 	if n := len(spans); n > 0 && spans[n-1].End >= now && pieces[last].e == spans[n-1].End {
-		spans[n-1].End = 0
+		if lg := segs[len(segs)-1]; lg.Fail || spans[n-1].End > lg.S {
+			spans[n-1].End = 0
+		}
 	}
 	// Flap damping: merge downs separated by a short up.
 	w := 0
@@ -278,8 +297,7 @@ func derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []S
 
 // splitGaps marks the silent parts of the evidence that fall into a
 // monitoring gap: they are unknown, never down.
-func splitGaps(pieces []piece, gaps []gapSpan) []piece {
-	out := make([]piece, 0, len(pieces)+2)
+func splitGaps(out, pieces []piece, gaps []gapSpan) []piece {
 	for _, pc := range pieces {
 		if pc.kind != pSilence {
 			out = append(out, pc)

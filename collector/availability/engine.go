@@ -150,6 +150,7 @@ type Engine struct {
 	set      *settings
 	runID    int64
 	reloaded time.Time
+	sc       scratch
 }
 
 // Open creates the tables if needed, rebuilds the engine's state from the
@@ -455,10 +456,16 @@ func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, 
 
 func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event, depth int) error {
 	e.compact(st, now)
-	cur := derive(st.segs, st.p, st.Heartbeat, e.gapsFor(st.SiteID), now)
+	cur := e.sc.derive(st.segs, st.p, st.Heartbeat, e.gapsFor(st.SiteID), now)
 	if st.ParentID != 0 {
 		cur = splitUnreachable(cur, e.ancestorsDown(st, now))
 	}
+	if sameSpans(cur, st.spans) {
+		// The common case on a tick: nothing changed, nothing to write.
+		e.afterSync(st, st.spans, now, events)
+		return nil
+	}
+	cur = append([]Span(nil), cur...)
 	downChanged := false
 	used := make([]bool, len(st.spans))
 	for i := range cur {
@@ -520,8 +527,24 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 		delete(st.notified, p.Start)
 	}
 	st.spans = cur
-	// Recovery is announced only once the object stayed up for the hold
-	// time, so that a flapping object gives one down and one recovered.
+	e.afterSync(st, cur, now, events)
+	// A parent's outage changes what its children's down time means.
+	if downChanged && depth < 16 {
+		for _, c := range e.children[st.ID] {
+			if cs := e.byID[c]; cs != nil {
+				if err := e.syncDepth(ctx, tx, cs, now, events, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// afterSync announces confirmed recoveries and plans the next check.
+// Recovery is announced only once the object stayed up for the hold time,
+// so that a flapping object gives one down and one recovered.
+func (e *Engine) afterSync(st *objState, cur []Span, now int64, events *[]Event) {
 	st.nextCheck = math.MaxInt64
 	for _, c := range cur {
 		if c.State != StateDown || c.End == 0 || st.notified[c.Start] {
@@ -535,17 +558,18 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 		}
 	}
 	st.nextCheck = min(st.nextCheck, nextChange(st.segs, st.p, now))
-	// A parent's outage changes what its children's down time means.
-	if downChanged && depth < 16 {
-		for _, c := range e.children[st.ID] {
-			if cs := e.byID[c]; cs != nil {
-				if err := e.syncDepth(ctx, tx, cs, now, events, depth+1); err != nil {
-					return err
-				}
-			}
+}
+
+func sameSpans(a, b []Span) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Start != b[i].Start || a[i].End != b[i].End || a[i].State != b[i].State || a[i].Cause != b[i].Cause {
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // ancestorsDown is the union of the down time of all ancestors; open

@@ -172,26 +172,43 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	downs := map[int64][]Interval{}
-	unknowns := map[int64][]Interval{}
-	unreachables := map[int64][]Interval{}
-	for _, s := range spans {
-		end := s.end
-		if end == 0 || end > to {
-			end = to
+	// Spans sorted by object: each object's spans are one slice of the
+	// sorted list (no per-object maps of slices: 1,000,000 outages stay
+	// one allocation).
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].obj != spans[j].obj {
+			return spans[i].obj < spans[j].obj
 		}
-		iv := Interval{max(s.start, from), end}
-		if iv.Len() <= 0 {
-			continue
+		return spans[i].start < spans[j].start
+	})
+	ranges := make(map[int64][2]int32, len(objs))
+	for i := 0; i < len(spans); {
+		j := i
+		for j < len(spans) && spans[j].obj == spans[i].obj {
+			j++
 		}
-		switch s.state {
-		case StateDown:
-			downs[s.obj] = append(downs[s.obj], iv)
-		case StateUnreachable:
-			unreachables[s.obj] = append(unreachables[s.obj], iv)
-		default:
-			unknowns[s.obj] = append(unknowns[s.obj], iv)
+		ranges[spans[i].obj] = [2]int32{int32(i), int32(j)}
+		i = j
+	}
+	// of returns the object's spans of one state clipped to the window.
+	of := func(id int64, state State, buf []Interval) []Interval {
+		r, ok := ranges[id]
+		if !ok {
+			return buf
 		}
+		for _, s := range spans[r[0]:r[1]] {
+			if s.state != state {
+				continue
+			}
+			end := s.end
+			if end == 0 || end > to {
+				end = to
+			}
+			if iv := (Interval{max(s.start, from), end}); iv.Len() > 0 {
+				buf = append(buf, iv)
+			}
+		}
+		return buf
 	}
 	lookup := func(id int64) *Object {
 		if o := byID[id]; o != nil {
@@ -205,7 +222,7 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		seen := map[int64]bool{o.ID: true}
 		for p := o.ParentID; p != 0 && !seen[p]; {
 			seen[p] = true
-			acc = append(acc, downs[p]...)
+			acc = of(p, StateDown, acc)
 			po := lookup(p)
 			if po == nil {
 				break
@@ -246,9 +263,9 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		if start >= to {
 			continue
 		}
-		svc, maint, calName := cc.service(o, start, to)
-		dn := Normalize(downs[o.ID])
-		unreach := Normalize(unreachables[o.ID])
+		svc, svcTotal, maint, calName := cc.service(o, start, to)
+		dn := Normalize(of(o.ID, StateDown, nil))
+		unreach := Normalize(of(o.ID, StateUnreachable, nil))
 		if o.ParentID != 0 && len(dn) > 0 {
 			// Stored spans are split already; this covers parents set
 			// after the fact.
@@ -256,14 +273,14 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 			unreach = Union(unreach, Intersect(dn, pd))
 			dn = Subtract(dn, pd)
 		}
-		unk := Subtract(Normalize(unknowns[o.ID]), dn)
-		f := Figures{MaintenanceMS: maint, ServiceMS: svc.Total()}
+		unk := Subtract(Normalize(of(o.ID, StateUnknown, nil)), dn)
+		f := Figures{MaintenanceMS: maint, ServiceMS: svcTotal}
 		f.DownMS = IntersectLen(dn, svc)
 		f.UnreachableMS = IntersectLen(unreach, svc)
 		f.UnknownMS = IntersectLen(Subtract(unk, unreach), svc)
 		f.UpMS = f.ServiceMS - f.DownMS - f.UnknownMS - f.UnreachableMS
-		for _, iv := range dn {
-			if IntersectLen(Set{iv}, svc) > 0 {
+		for i := range dn {
+			if IntersectLen(dn[i:i+1], svc) > 0 {
 				f.Outages++
 			}
 		}
@@ -314,7 +331,7 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		r.Target = set.target(scope)
 		if q.Rule == RuleAnyCritical && r.Kind != "object" {
 			// The group as one object: its own calendar and maintenance.
-			svc, maint, calName := cc.service(scope, from, to)
+			svc, _, maint, calName := cc.service(scope, from, to)
 			dn := Intersect(Normalize(g.critDown), svc)
 			unk := Subtract(Intersect(Normalize(g.critUnk), svc), dn)
 			f := Figures{ServiceMS: svc.Total(), MaintenanceMS: maint, DownMS: dn.Total(), UnknownMS: unk.Total(), Outages: len(dn), Target: r.Target, CriticalDownMS: r.CriticalDownMS}
@@ -441,42 +458,62 @@ type serviceCache struct {
 	from, to int64
 	cal      map[string]Set
 	maint    map[string]Set
+	done     map[string]serviceResult
 }
 
 func newServiceCache(set *settings, from, to int64) *serviceCache {
-	return &serviceCache{set: set, from: from, to: to, cal: map[string]Set{}, maint: map[string]Set{}}
+	return &serviceCache{set: set, from: from, to: to, cal: map[string]Set{}, maint: map[string]Set{}, done: map[string]serviceResult{}}
 }
 
-// service returns the object's service time within [start, end), the
-// maintenance time taken out of it, and the calendar's name.
-func (c *serviceCache) service(o *Object, start, end int64) (Set, int64, string) {
+// service returns the object's service time within [start, end), its
+// total, the maintenance time taken out of it, and the calendar's name.
+// Results for the whole window are cached per calendar and window set.
+func (c *serviceCache) service(o *Object, start, end int64) (Set, int64, int64, string) {
 	cal, name := c.set.calendar(o)
+	idx := c.set.maintenanceFor(o)
+	var key strings.Builder
+	key.WriteString(name)
+	for _, i := range idx {
+		fmt.Fprintf(&key, ",%d", i)
+	}
+	whole := start == c.from && end == c.to
+	if whole {
+		if r, ok := c.done[key.String()]; ok {
+			return r.svc, r.total, r.maint, name
+		}
+	}
 	base, ok := c.cal[name]
 	if !ok {
 		base = cal.ServiceIntervals(c.from, c.to)
 		c.cal[name] = base
 	}
-	idx := c.set.maintenanceFor(o)
-	var key strings.Builder
-	for _, i := range idx {
-		fmt.Fprintf(&key, "%d,", i)
-	}
-	m, ok := c.maint[key.String()]
+	mkey := key.String()[len(name):]
+	m, ok := c.maint[mkey]
 	if !ok {
 		var ivs []Interval
 		for _, i := range idx {
 			ivs = append(ivs, c.set.maint[i].Occurrences(c.from, c.to)...)
 		}
 		m = Normalize(ivs)
-		c.maint[key.String()] = m
+		c.maint[mkey] = m
 	}
-	if start != c.from || end != c.to {
+	if !whole {
 		base = base.Clip(start, end)
 	}
-	if len(m) == 0 {
-		return base, 0, name
+	r := serviceResult{svc: base}
+	if len(m) > 0 {
+		r.svc, r.maint = Subtract(base, m), IntersectLen(base, m)
 	}
-	return Subtract(base, m), IntersectLen(base, m), name
+	r.total = r.svc.Total()
+	if whole {
+		c.done[key.String()] = r
+	}
+	return r.svc, r.total, r.maint, name
+}
+
+type serviceResult struct {
+	svc          Set
+	total, maint int64
 }
 
 func scanObjects(rows *sql.Rows) ([]Object, error) {
@@ -497,11 +534,27 @@ const objectCols = `id, municipality_id, site_id, device_id, municipality, site,
 
 func loadReportObjects(ctx context.Context, db *sql.DB, q Query) ([]Object, error) {
 	where, args := objectFilter(q.Municipality, q.Site, q.Class, q.Device, q.Check, q.SiteIDs)
-	rows, err := db.QueryContext(ctx, `SELECT `+objectCols+` FROM av_objects`+where+` ORDER BY municipality, site, device, check_name`, args...)
+	// Sorted here, not by SQLite: a 100,000-row ORDER BY spills to a
+	// temporary file.
+	rows, err := db.QueryContext(ctx, `SELECT `+objectCols+` FROM av_objects`+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load objects for report: %w", err)
 	}
-	return scanObjects(rows)
+	objs, err := scanObjects(rows)
+	sort.Slice(objs, func(i, j int) bool {
+		a, b := &objs[i], &objs[j]
+		if a.Municipality != b.Municipality {
+			return a.Municipality < b.Municipality
+		}
+		if a.Site != b.Site {
+			return a.Site < b.Site
+		}
+		if a.Device != b.Device {
+			return a.Device < b.Device
+		}
+		return a.Check < b.Check
+	})
+	return objs, err
 }
 
 func objectFilter(mun, site, class, device, check string, siteIDs []int64) (string, []any) {
@@ -571,14 +624,23 @@ func loadReportSpans(ctx context.Context, db *sql.DB, q Query, objs []Object, ex
 	var out []spanRow
 	scan := func(rows *sql.Rows) error {
 		defer rows.Close()
+		var state sql.RawBytes
+		var end sql.NullInt64
 		for rows.Next() {
 			var s spanRow
-			var end sql.NullInt64
-			if err := rows.Scan(&s.obj, &s.state, &s.start, &end); err != nil {
+			if err := rows.Scan(&s.obj, &state, &s.start, &end); err != nil {
 				return fmt.Errorf("load outages: %w", err)
 			}
 			if !want[s.obj] {
 				continue
+			}
+			switch string(state) { // no allocation: compared, not kept
+			case "down":
+				s.state = StateDown
+			case "unreachable":
+				s.state = StateUnreachable
+			default:
+				s.state = StateUnknown
 			}
 			s.end = end.Int64
 			out = append(out, s)
