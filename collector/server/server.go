@@ -27,6 +27,7 @@ import (
 	"github.com/schulmon/schulmon/collector/ingest"
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/collector/store"
+	"github.com/schulmon/schulmon/collector/store/influx"
 	"github.com/schulmon/schulmon/collector/store/sqlite"
 	"github.com/schulmon/schulmon/collector/tenancy"
 	"github.com/schulmon/schulmon/collector/tlscert"
@@ -111,6 +112,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		s.Store = st
 		s.Registry.MustRegister(storeCollector{st})
+	case "influxdb":
+		opt, err := influx.OptionsFromConfig(cfg.Storage.InfluxDB, cfg.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		st, err := influx.Open(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		s.Store = st
+		s.Registry.MustRegister(st)
+		defer func() {
+			// After the write API is registered: self-metrics read its counters.
+			s.AddJob("influx-self-metrics", cfg.Storage.InfluxDB.ExportInterval, st.SelfMetricsJob(s.Registry, s.started))
+		}()
 	default:
 		return nil, fmt.Errorf("storage backend %q is not available in this build", cfg.Storage.Backend)
 	}

@@ -1,0 +1,193 @@
+package influx_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/config"
+	"github.com/schulmon/schulmon/collector/server"
+	"github.com/schulmon/schulmon/collector/store/influx"
+	"github.com/schulmon/schulmon/collector/store/influx/influxtest"
+	"github.com/schulmon/schulmon/collector/tenancy"
+)
+
+// collector runs a real collector (the server package, as the binary
+// runs it) with the InfluxDB backend and returns its URL and an agent
+// token of site "gs-nord".
+func collector(t *testing.T, influxURL, bucket string, mod func(*config.Config)) (*server.Server, string, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Storage.Backend = "influxdb"
+	cfg.Storage.InfluxDB.URL = influxURL
+	cfg.Storage.InfluxDB.Bucket = bucket
+	cfg.Storage.InfluxDB.Token = influxtest.Token
+	cfg.Storage.InfluxDB.RetryInterval = 100 * time.Millisecond
+	cfg.Storage.InfluxDB.MaxRetryInterval = 500 * time.Millisecond
+	cfg.Storage.InfluxDB.WriteTimeout = 3 * time.Second
+	cfg.Limits.TokenRequestsPerSecond, cfg.Limits.TokenPointsPerSecond = -1, -1
+	if mod != nil {
+		mod(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := srv.Dir.EnsureSite(ctx, "Musterstadt", "gs-nord", "grundschule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := srv.Dir.CreateToken(ctx, tenancy.RoleAgent, &site, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector shutdown: %v", err)
+		}
+	})
+	return srv, "http://" + ln.Addr().String(), tok
+}
+
+// post writes line protocol as an agent does and returns the status and
+// the Retry-After header.
+func post(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v2/write?bucket=x&precision=ns", strings.NewReader(body))
+	req.Header.Set("Authorization", "Token "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("write: %d %s", resp.StatusCode, msg)
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// TestInfluxOutageThroughCollector stops and restarts a real influxd while
+// an agent keeps writing through the collector: every acknowledged point
+// is in InfluxDB exactly once afterwards, and when the queue is full the
+// agent gets 503 with Retry-After (and that batch is not acknowledged).
+func TestInfluxOutageThroughCollector(t *testing.T) {
+	idb := influxtest.Start(t)
+	srv, url, tok := collector(t, idb.URL, influxtest.Bucket, func(c *config.Config) { c.Storage.InfluxDB.QueueMaxBytes = 1 << 20 })
+	st := srv.Store.(*influx.Store)
+
+	base := time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)
+	pad := strings.Repeat("p", 400)
+	seq := 0
+	acked := map[int]bool{}
+	batch := func() string {
+		var b strings.Builder
+		for i := 0; i < 200; i++ {
+			fmt.Fprintf(&b, "schulmon_agent,host=srv1 seq=%di,version=\"1.0\",note=\"%s\" %d\n", seq, pad, base.Add(time.Duration(seq)*time.Millisecond).UnixNano())
+			seq++
+		}
+		return b.String()
+	}
+	send := func() int {
+		first := seq
+		code, retry := post(t, url, tok, batch())
+		if code == http.StatusNoContent {
+			for i := first; i < seq; i++ {
+				acked[i] = true
+			}
+		} else if n, err := strconv.Atoi(retry); err != nil || n <= 0 {
+			t.Fatalf("503 without a usable Retry-After: %q", retry)
+		}
+		return code
+	}
+	for i := 0; i < 5; i++ {
+		if send() != http.StatusNoContent {
+			t.Fatal("healthy InfluxDB: write not acknowledged")
+		}
+	}
+	if s := st.Stats(); s.WrittenPoints < 1000 || s.QueuedPoints != 0 {
+		t.Fatalf("healthy: %+v", s)
+	}
+
+	idb.Stop()
+	queuedOK, full := 0, false
+	for i := 0; i < 40 && !full; i++ {
+		switch send() {
+		case http.StatusNoContent:
+			queuedOK++
+		case http.StatusServiceUnavailable:
+			full = true
+		}
+	}
+	if queuedOK < 3 || !full {
+		t.Fatalf("influxd down: %d writes acknowledged from the queue, queue full reached: %v (%+v)", queuedOK, full, st.Stats())
+	}
+	// Still full: refused again, nothing acknowledged.
+	if send() != http.StatusServiceUnavailable {
+		t.Fatal("queue full: write acknowledged")
+	}
+
+	idb.Restart()
+	for i := 0; i < 5; i++ {
+		if send() != http.StatusNoContent {
+			// The first writes after the restart may still meet a full
+			// queue; the agent retries after Retry-After.
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for st.Stats().PendingPoints > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %+v (%s)", st.Stats(), st.LastError())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	csv, err := idb.Flux(context.Background(), `from(bucket: "`+influxtest.Bucket+`") |> range(start: 2026-11-03T00:00:00Z, stop: 2026-11-04T00:00:00Z)
+  |> filter(fn: (r) => r._measurement == "schulmon_agent" and r._field == "seq" and r.site == "gs-nord" and r.municipality == "Musterstadt" and r.device == "srv1")
+  |> keep(columns: ["_time", "_value"])`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[int]int{}
+	rows := 0
+	for _, line := range strings.Split(csv, "\n") {
+		f := strings.Split(strings.TrimSpace(line), ",")
+		if len(f) < 5 || f[3] == "_value" {
+			continue
+		}
+		v, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			continue
+		}
+		count[v]++
+		rows++
+	}
+	for s := range acked {
+		if count[s] != 1 {
+			t.Fatalf("acknowledged point seq=%d is in InfluxDB %d times", s, count[s])
+		}
+	}
+	t.Logf("%d points acknowledged (%d through the queue), %d rows in InfluxDB, stats %+v", len(acked), queuedOK*200, rows, st.Stats())
+	if rows != len(acked) {
+		t.Fatalf("%d rows for %d acknowledged points", rows, len(acked))
+	}
+}
