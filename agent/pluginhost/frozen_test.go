@@ -7,11 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/schulmon/schulmon/plugins/sdk"
 )
 
 // TestFrozenPluginIsKilled stops a running plugin process (SIGSTOP), as a
@@ -89,4 +94,41 @@ func TestFrozenPluginIsKilled(t *testing.T) {
 		t.Errorf("restarts %d, want 1", r.restarts)
 	}
 	r.kill()
+}
+
+// TestOrphanedPluginExits: when the agent dies without stopping its
+// plugins, they notice (sdk.Serve watches the parent) and exit.
+func TestOrphanedPluginExits(t *testing.T) {
+	dir := buildPlugins(t)
+	// The shell starts the plugin in the background and exits once it is
+	// serving, orphaning it as a killed agent would.
+	hsFile := filepath.Join(t.TempDir(), "handshake")
+	cmd := exec.Command("sh", "-c", `"$0" >"$1" 2>/dev/null & p=$!; i=0; while ! grep -q grpc "$1" && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done; echo $p`, filepath.Join(dir, ExecPrefix+"tcp"), hsFile)
+	cmd.Env = append(os.Environ(), sdk.Handshake.MagicCookieKey+"="+sdk.Handshake.MagicCookieValue, "PLUGIN_PROTOCOL_VERSIONS=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	alive := func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return syscall.Kill(pid, 0) == nil // no /proc: ask the kernel
+		}
+		f := strings.Fields(string(b))
+		return len(f) > 2 && f[2] != "Z" // a zombie has exited
+	}
+	// Serving: it printed its handshake line (…|grpc|).
+	waitFor(t, "the plugin's handshake", 15*time.Second, func() bool {
+		b, _ := os.ReadFile(hsFile)
+		return strings.Contains(string(b), "|grpc")
+	})
+	if !alive() {
+		t.Fatal("the plugin exited before it was orphaned long enough to matter")
+	}
+	waitFor(t, "the orphaned plugin to exit", 15*time.Second, func() bool { return !alive() })
 }

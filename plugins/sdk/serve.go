@@ -42,6 +42,7 @@ func Serve(impl Checker) {
 		}
 	}
 	slog.SetDefault(Logger())
+	go exitWithParent(os.Getppid(), 2*time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(impl),
@@ -120,3 +121,19 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// exitWithParent ends the plugin when the agent that started it is gone
+// (killed hard, crashed): go-plugin servers would otherwise wait forever
+// for a host that never comes back, and a restarted agent starts new ones.
+// On Unix an orphan is re-parented, so its parent id changes.
+func exitWithParent(ppid int, every time.Duration) {
+	if ppid <= 1 {
+		return // started by init or a sub-reaper: nothing to watch
+	}
+	for range time.Tick(every) {
+		if os.Getppid() != ppid {
+			slog.Warn("the agent that started this plugin is gone; exiting", "parent_pid", ppid)
+			os.Exit(0)
+		}
+	}
+}
