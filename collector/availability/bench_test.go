@@ -140,6 +140,9 @@ func seedReport(b testing.TB, n, m int) *Engine {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	if err := RebuildSpanLog(ctx, db); err != nil {
+		b.Fatal(err)
+	}
 	// A weekly calendar for half the municipalities and a maintenance
 	// window for one site, so the report does the real work.
 	cal := weekly("school", "07:00", "17:00", schoolDays...)

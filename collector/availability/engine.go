@@ -151,6 +151,38 @@ type Engine struct {
 	runID    int64
 	reloaded time.Time
 	sc       scratch
+	// logDirty are the (object, year) rows of the span log to rewrite
+	// before the current transaction commits.
+	logDirty map[logKey]int64
+}
+
+type logKey struct {
+	obj  int64
+	year int
+}
+
+// markLog notes that the object's closed spans changed within [start, end).
+func (e *Engine) markLog(st *objState, start, end int64) {
+	if end == 0 {
+		return // open spans are not in the log
+	}
+	if e.logDirty == nil {
+		e.logDirty = map[logKey]int64{}
+	}
+	for y := utcYear(start); y <= utcYear(end-1); y++ {
+		e.logDirty[logKey{st.ID, y}] = st.SiteID
+	}
+}
+
+// flushLog rewrites the span-log rows changed in this transaction.
+func (e *Engine) flushLog(ctx context.Context, tx *sql.Tx) error {
+	for k, site := range e.logDirty {
+		if err := rebuildLogYear(ctx, tx, k.obj, site, k.year); err != nil {
+			return err
+		}
+	}
+	clear(e.logDirty)
+	return nil
 }
 
 // Open creates the tables if needed, rebuilds the engine's state from the
@@ -351,6 +383,9 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 				return err
 			}
 		}
+		if err := e.flushLog(ctx, tx); err != nil {
+			return err
+		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("availability: observe: commit: %w", err)
 		}
@@ -372,6 +407,7 @@ func (e *Engine) reset(ctx context.Context) {
 	defer e.mu.Unlock()
 	now := e.cfg.Now()
 	e.objs, e.byID, e.list, e.children = map[ObjectKey]*objState{}, map[int64]*objState{}, nil, map[int64][]int64{}
+	clear(e.logDirty)
 	if err := e.loadObjects(ctx, now); err != nil {
 		e.cfg.Logger.Error("availability: reload after failed write", "err", err)
 	}
@@ -490,6 +526,7 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 				st.ID, st.SiteID, c.State, c.Cause, c.Start, end, joinChildren(c.Children)).Scan(&c.ID); err != nil {
 				return fmt.Errorf("availability: store span of %s: %w", st.Name(), err)
 			}
+			e.markLog(st, c.Start, c.End)
 			if c.State == StateDown {
 				downChanged = true
 				*events = append(*events, e.event(EventDown, st, *c, now))
@@ -507,6 +544,8 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 			if _, err := tx.ExecContext(ctx, `UPDATE av_spans SET start_ms=?, end_ms=?, cause=? WHERE id=?`, c.Start, end, c.Cause, c.ID); err != nil {
 				return fmt.Errorf("availability: update span of %s: %w", st.Name(), err)
 			}
+			e.markLog(st, p.Start, p.End)
+			e.markLog(st, c.Start, c.End)
 			downChanged = downChanged || c.State == StateDown
 			if p.Start != c.Start && st.notified[p.Start] {
 				st.notified[c.Start] = true
@@ -520,6 +559,7 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 		if _, err := tx.ExecContext(ctx, `DELETE FROM av_spans WHERE id=?`, p.ID); err != nil {
 			return fmt.Errorf("availability: delete span of %s: %w", st.Name(), err)
 		}
+		e.markLog(st, p.Start, p.End)
 		if p.State == StateDown {
 			downChanged = true
 			*events = append(*events, e.event(EventRevoked, st, p, now))
@@ -803,6 +843,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 		return e.evaluateLocked(ctx, ms(now), false, &events)
 	}()
 	if err != nil {
+		e.reset(ctx)
 		return err
 	}
 	e.dispatch(ctx, events)
@@ -847,6 +888,9 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 		if err := e.sync(ctx, tx, st, now, events); err != nil {
 			return err
 		}
+	}
+	if err := e.flushLog(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("availability: tick: commit: %w", err)

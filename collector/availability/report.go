@@ -122,7 +122,7 @@ func ruleText(r GroupRule) string {
 }
 
 type spanRow struct {
-	obj        int64
+	id, obj    int64
 	state      State
 	start, end int64
 }
@@ -610,6 +610,10 @@ func loadObjectsByID(ctx context.Context, db *sql.DB, ids []int64) ([]Object, er
 	return out, nil
 }
 
+// perObjectLimit is the number of objects up to which a report reads
+// av_spans through its index; above it reads the span log.
+var perObjectLimit = 200
+
 // loadReportSpans reads the spans overlapping [from, to) of the selected
 // objects (and extra parents). Few objects: per object through the index;
 // many: one scan, filtered in memory.
@@ -647,7 +651,7 @@ func loadReportSpans(ctx context.Context, db *sql.DB, q Query, objs []Object, ex
 		}
 		return rows.Err()
 	}
-	if len(want) <= 200 {
+	if len(want) <= perObjectLimit {
 		for id := range want {
 			rows, err := db.QueryContext(ctx, `SELECT object_id, state, start_ms, end_ms FROM av_spans WHERE object_id=? AND start_ms < ? AND (end_ms IS NULL OR end_ms > ?)`, id, to, from)
 			if err != nil {
@@ -659,9 +663,5 @@ func loadReportSpans(ctx context.Context, db *sql.DB, q Query, objs []Object, ex
 		}
 		return out, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT object_id, state, start_ms, end_ms FROM av_spans WHERE start_ms < ? AND (end_ms IS NULL OR end_ms > ?)`, to, from)
-	if err != nil {
-		return nil, fmt.Errorf("load outages: %w", err)
-	}
-	return out, scan(rows)
+	return loadLogSpans(ctx, db, want, from, to)
 }

@@ -44,6 +44,8 @@ var schema = []string{
 		children TEXT NOT NULL DEFAULT '')`,
 	`CREATE INDEX IF NOT EXISTS av_spans_object ON av_spans(object_id, start_ms)`,
 	`CREATE INDEX IF NOT EXISTS av_spans_site ON av_spans(site_id, start_ms)`,
+	`CREATE INDEX IF NOT EXISTS av_spans_open ON av_spans(object_id) WHERE end_ms IS NULL`,
+	spanLogSchema,
 	`CREATE TABLE IF NOT EXISTS av_runs (
 		id INTEGER PRIMARY KEY,
 		started_ms INTEGER NOT NULL,
@@ -87,10 +89,18 @@ var schema = []string{
 // Migrate creates the availability tables in the collector's database. It
 // is idempotent.
 func Migrate(ctx context.Context, db *sql.DB) error {
+	var hadLog int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='av_span_log'`).Scan(&hadLog); err != nil {
+		return fmt.Errorf("availability: migrate: %w", err)
+	}
 	for _, s := range schema {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("availability: migrate: %w", err)
 		}
+	}
+	if hadLog == 0 {
+		// Spans stored before the log existed.
+		return RebuildSpanLog(ctx, db)
 	}
 	return nil
 }
