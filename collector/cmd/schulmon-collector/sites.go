@@ -81,7 +81,7 @@ func newSiteCmd() *cobra.Command {
 	}
 	lf.register(list)
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, newSiteSetCmd())
 	return cmd
 }
 
