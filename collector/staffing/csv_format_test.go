@@ -127,11 +127,14 @@ func TestScenarioFromFile(t *testing.T) {
 		t.Errorf("JSON scenario: %v", err)
 	}
 	bad := map[string]string{
-		"name: x\nratio: -350\n":                                                           "ratio",
-		"name: x\nchanges:\n  - add_tablets: {site: A}\n":                                  "unknown field",
-		"name: x\nchanges:\n  - {}\n":                                                      "exactly one",
-		"name: x\nchanges:\n  - new_site: {name: N, school_type: Hogwarts}\n":              "school_type",
-		"name: x\nchanges:\n  - add_devices: {site: Nowhere, class: endpoint, count: 1}\n": "Nowhere",
+		"name: x\nratio: -350\n":                                                              "ratio",
+		"name: x\nchanges:\n  - add_tablets: {site: A}\n":                                     "unknown field",
+		"name: x\nchanges:\n  - {}\n":                                                         "exactly one",
+		"name: x\nchanges:\n  - new_site: {name: N, school_type: Hogwarts}\n":                 "school_type",
+		"name: x\nchanges:\n  - add_devices: {site: Nowhere, class: endpoint, count: 1}\n":    "Nowhere",
+		"name: x\nparams: {vat_rates: 1}\n":                                                   "unknown field",
+		"name: x\nparams: {methods: {device_ratio: {devices_per_fte: -1}}}\n":                 "methods.device_ratio.devices_per_fte",
+		"name: x\nchanges:\n  - add_devices: {site: GS Nord, class: endpoint, count: -101}\n": "has 100",
 	}
 	for doc, want := range bad {
 		sc, err := ParseScenario([]byte(doc), false)
