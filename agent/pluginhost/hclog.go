@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -53,10 +54,19 @@ func (h *slogHCLog) Log(level hclog.Level, msg string, args ...any) {
 	attrs = append(attrs, h.implied...)
 	for i := 0; i+1 < len(args); i += 2 {
 		// go-plugin adds the plugin's own timestamp; the agent's log has one.
-		if k, ok := args[i].(string); ok && k == "timestamp" {
-			continue
+		k, ok := args[i].(string)
+		if !ok {
+			k = fmt.Sprint(args[i])
 		}
-		attrs = append(attrs, args[i], args[i+1])
+		switch k {
+		case "timestamp":
+			continue
+		case "plugin":
+			// go-plugin's name for the executable's path; ours is the
+			// plugin's name.
+			k = "path"
+		}
+		attrs = append(attrs, k, args[i+1])
 	}
 	h.l.Log(context.Background(), sl, msg, attrs...)
 }
