@@ -36,6 +36,8 @@ func (r *Report) Points(t time.Time) []metric.Point {
 				{Key: "fte", Value: metric.Float(f.FTE)},
 				{Key: "fte_contract", Value: metric.Float(f.FTEContract)},
 				{Key: "gap_person_days", Value: metric.Float(f.GapPersonDays)},
+				{Key: "market_max_eur", Value: metric.Float(f.MarketMaxEUR)},
+				{Key: "market_min_eur", Value: metric.Float(f.MarketMinEUR)},
 				{Key: "person_days", Value: metric.Float(f.PersonDays)},
 				{Key: "person_days_contract", Value: metric.Float(f.PersonDaysContract)},
 			}})
