@@ -13,7 +13,7 @@ export PATH := $(TOOLS):$(PATH)
 APT_PACKAGES := snmpd snmp snmptrapd chromium prometheus-alertmanager python3-aiosmtpd
 INFLUXD      := $(TOOLS)/influxd
 
-.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd lint bench loadtest fuzz clean proto packages
+.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd lint bench loadtest fuzz clean proto packages dashboards
 
 all: build
 
@@ -37,7 +37,7 @@ build-all:
 run: build
 	@./scripts/run-local.sh
 
-deps: deps-apt deps-influxd
+deps: deps-apt deps-influxd deps-nfpm
 
 deps-apt:
 	@missing=; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -88,12 +88,41 @@ loadtest: build
 # Regenerate the check-plugin protocol code (committed). Needs protoc
 # (Debian: protobuf-compiler); the Go generators are pinned to the grpc and
 # protobuf versions in go.mod (grpc v1.61 wants protoc-gen-go-grpc v1.3.0).
+# Regenerate the Grafana dashboards' JSON from dashboards/*.go.
+dashboards:
+	$(GO) generate ./dashboards/
+
 proto:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler"; exit 1; }
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.3.0
 	protoc --proto_path=plugins/sdk/proto --go_out=paths=source_relative:plugins/sdk/proto \
 	  --go-grpc_out=paths=source_relative:plugins/sdk/proto check.proto
+
+# nfpm builds the .deb and .rpm (v2.48.0's dependencies are not on the
+# module proxy; v2.43.4 is the newest that builds from it).
+NFPM         := $(TOOLS)/nfpm
+NFPM_VERSION := v2.43.4
+deps-nfpm: $(NFPM)
+$(NFPM):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) CGO_ENABLED=0 $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+# .deb and .rpm of agent and collector (deploy/nfpm) into dist/.
+# PKG_ARCH=arm64 make packages for ARM servers.
+PKG_ARCH    ?= amd64
+PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v//; /^[0-9]+\.[0-9]/!s/^/0.0.0~git/; s/-/+/g')
+PKG_DIST    := $(CURDIR)/dist/pkgroot
+packages: deps-nfpm
+	@rm -rf $(PKG_DIST) && mkdir -p $(PKG_DIST)/plugins
+	GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKG_DIST)/ ./agent/cmd/schulmon-agent ./collector/cmd/schulmon-collector
+	@for p in http tcp ping dns; do \
+	  GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKG_DIST)/plugins/schulmon-plugin-$$p ./plugins/$$p || exit 1; \
+	done
+	@for p in agent collector; do for f in deb rpm; do \
+	  VERSION=$(PKG_VERSION) ARCH=$(PKG_ARCH) $(NFPM) package --config deploy/nfpm/$$p.yaml --packager $$f --target dist/ || exit 1; \
+	done; done
+	@ls -l dist/*.deb dist/*.rpm
 
 clean:
 	rm -rf $(BIN) dist
