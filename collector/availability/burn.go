@@ -53,6 +53,7 @@ func (e *Engine) BurnInputs(ctx context.Context, now time.Time, window time.Dura
 		if cc != nil {
 			in.Target = e.set.target(&st.Object)
 			svc, _, _, _ = cc.service(&st.Object, max(from, st.FirstSeen), to)
+			svc = svc.Clip(max(from, st.FirstSeen), to)
 		}
 		var excl []Interval
 		for _, sp := range st.spans {

@@ -123,8 +123,8 @@ func ruleText(r GroupRule) string {
 
 type spanRow struct {
 	id, obj    int64
-	state      State
 	start, end int64
+	code       byte // stateCodes: 1 down, 2 unknown, 3 unreachable
 }
 
 // BuildReport computes a report from the database.
@@ -192,12 +192,13 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	}
 	// of returns the object's spans of one state clipped to the window.
 	of := func(id int64, state State, buf []Interval) []Interval {
+		code := stateCodes[state]
 		r, ok := ranges[id]
 		if !ok {
 			return buf
 		}
 		for _, s := range spans[r[0]:r[1]] {
-			if s.state != state {
+			if s.code != code {
 				continue
 			}
 			end := s.end
@@ -465,9 +466,12 @@ func newServiceCache(set *settings, from, to int64) *serviceCache {
 	return &serviceCache{set: set, from: from, to: to, cal: map[string]Set{}, maint: map[string]Set{}, done: map[string]serviceResult{}}
 }
 
-// service returns the object's service time within [start, end), its
-// total, the maintenance time taken out of it, and the calendar's name.
-// Results for the whole window are cached per calendar and window set.
+// service returns the object's service time within [start, c.to) — as a
+// set that may reach back to c.from (callers intersect it with spans that
+// lie after start), its exact total from start, the maintenance time taken
+// out of it from start, and the calendar's name. Results are shared by all
+// objects with the same calendar and maintenance windows; nothing is
+// copied per object.
 func (c *serviceCache) service(o *Object, start, end int64) (Set, int64, int64, string) {
 	cal, name := c.set.calendar(o)
 	idx := c.set.maintenanceFor(o)
@@ -476,43 +480,47 @@ func (c *serviceCache) service(o *Object, start, end int64) (Set, int64, int64, 
 	for _, i := range idx {
 		fmt.Fprintf(&key, ",%d", i)
 	}
-	whole := start == c.from && end == c.to
-	if whole {
-		if r, ok := c.done[key.String()]; ok {
-			return r.svc, r.total, r.maint, name
-		}
-	}
-	base, ok := c.cal[name]
+	r, ok := c.done[key.String()]
 	if !ok {
-		base = cal.ServiceIntervals(c.from, c.to)
-		c.cal[name] = base
-	}
-	mkey := key.String()[len(name):]
-	m, ok := c.maint[mkey]
-	if !ok {
-		var ivs []Interval
-		for _, i := range idx {
-			ivs = append(ivs, c.set.maint[i].Occurrences(c.from, c.to)...)
+		base, ok := c.cal[name]
+		if !ok {
+			base = cal.ServiceIntervals(c.from, c.to)
+			c.cal[name] = base
 		}
-		m = Normalize(ivs)
-		c.maint[mkey] = m
-	}
-	if !whole {
-		base = base.Clip(start, end)
-	}
-	r := serviceResult{svc: base}
-	if len(m) > 0 {
-		r.svc, r.maint = Subtract(base, m), IntersectLen(base, m)
-	}
-	r.total = r.svc.Total()
-	if whole {
+		mkey := key.String()[len(name):]
+		m, ok := c.maint[mkey]
+		if !ok {
+			var ivs []Interval
+			for _, i := range idx {
+				ivs = append(ivs, c.set.maint[i].Occurrences(c.from, c.to)...)
+			}
+			m = Normalize(ivs)
+			c.maint[mkey] = m
+		}
+		r = serviceResult{svc: base}
+		if len(m) > 0 {
+			r.inMaint = Intersect(base, m)
+			r.svc, r.maint = Subtract(base, m), r.inMaint.Total()
+		}
+		r.total = r.svc.Total()
 		c.done[key.String()] = r
 	}
-	return r.svc, r.total, r.maint, name
+	total, maint := r.total, r.maint
+	if start > c.from {
+		head := Set{{c.from, start}}
+		total -= IntersectLen(r.svc, head)
+		maint -= IntersectLen(r.inMaint, head)
+	}
+	if end < c.to {
+		tail := Set{{end, c.to}}
+		total -= IntersectLen(r.svc, tail)
+		maint -= IntersectLen(r.inMaint, tail)
+	}
+	return r.svc, total, maint, name
 }
 
 type serviceResult struct {
-	svc          Set
+	svc, inMaint Set
 	total, maint int64
 }
 
@@ -640,11 +648,11 @@ func loadReportSpans(ctx context.Context, db *sql.DB, q Query, objs []Object, ex
 			}
 			switch string(state) { // no allocation: compared, not kept
 			case "down":
-				s.state = StateDown
+				s.code = stateCodes[StateDown]
 			case "unreachable":
-				s.state = StateUnreachable
+				s.code = stateCodes[StateUnreachable]
 			default:
-				s.state = StateUnknown
+				s.code = stateCodes[StateUnknown]
 			}
 			s.end = end.Int64
 			out = append(out, s)

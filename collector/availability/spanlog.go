@@ -35,16 +35,6 @@ type logEntry struct {
 
 var stateCodes = map[State]byte{StateDown: 1, StateUnknown: 2, StateUnreachable: 3}
 
-func stateOfCode(c byte) State {
-	switch c {
-	case 1:
-		return StateDown
-	case 3:
-		return StateUnreachable
-	}
-	return StateUnknown
-}
-
 func encodeLog(entries []logEntry) []byte {
 	b := make([]byte, 0, 12*len(entries))
 	var prevStart, prevID int64
@@ -80,7 +70,7 @@ func decodeLog(obj int64, b []byte, out []spanRow) ([]spanRow, error) {
 		}
 		b = b[n:]
 		start := prevStart + ds
-		out = append(out, spanRow{id: id, obj: obj, state: stateOfCode(code), start: start, end: start + int64(l)})
+		out = append(out, spanRow{id: id, obj: obj, code: code, start: start, end: start + int64(l)})
 		prevStart, prevID = start, id
 	}
 	return out, nil
@@ -173,7 +163,7 @@ func loadLogSpans(ctx context.Context, db *sql.DB, want map[int64]bool, from, to
 	if err != nil {
 		return nil, fmt.Errorf("load outages: %w", err)
 	}
-	var out []spanRow
+	out := make([]spanRow, 0, 12*len(want))
 	var data sql.RawBytes
 	multiYear := utcYear(from) != utcYear(to-1)
 	for rows.Next() {
@@ -227,9 +217,11 @@ func loadLogSpans(ctx context.Context, db *sql.DB, want map[int64]bool, from, to
 	defer orows.Close()
 	for orows.Next() {
 		var s spanRow
-		if err := orows.Scan(&s.id, &s.obj, &s.state, &s.start); err != nil {
+		var state State
+		if err := orows.Scan(&s.id, &s.obj, &state, &s.start); err != nil {
 			return nil, fmt.Errorf("load open outages: %w", err)
 		}
+		s.code = stateCodes[state]
 		if want[s.obj] {
 			out = append(out, s)
 		}
