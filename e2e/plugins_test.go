@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +154,57 @@ plugins:
 	if !bytes.Contains(log.Bytes(), []byte(`crashed during collect: panic: boom in collect`)) {
 		t.Errorf("agent log lacks the crash reason")
 	}
+}
+
+// TestPluginsCommands: `schulmon-agent plugins list` shows the sums to pin,
+// `plugins test` runs the checks once and fails when one cannot run.
+func TestPluginsCommands(t *testing.T) {
+	bin := testenv.Binaries(t)
+	plugins := buildCheckPlugins(t, map[string]string{"tcp": "./plugins/tcp"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	sum := sha256.Sum256(must(os.ReadFile(filepath.Join(plugins, "schulmon-plugin-tcp"))))
+	dir := t.TempDir()
+	write := func(instances string) string {
+		path := filepath.Join(dir, "agent.yaml")
+		cfg := fmt.Sprintf("collector:\n  url: http://127.0.0.1:1\n  token: x\ndevice: srv-t\nplugins:\n  dir: %s\n  instances:\n%s", plugins, instances)
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	agent := filepath.Join(bin, "schulmon-agent")
+	path := write(fmt.Sprintf("    - {name: smb, plugin: tcp, sha256: %x, config: {address: %q}}\n", sum, ln.Addr().String()))
+	out, err := exec.Command(agent, "plugins", "list", "-c", path).CombinedOutput()
+	if err != nil || !regexp.MustCompile(fmt.Sprintf(`(?m)^tcp\s+%x\s`, sum)).Match(out) {
+		t.Errorf("plugins list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(agent, "plugins", "test", "-c", path).Output()
+	if err != nil || !regexp.MustCompile(`smb\s+tcp\s+srv-t\s+OK\s+127\.0\.0\.1:\d+ open`).Match(out) {
+		t.Errorf("plugins test: %v\n%s", err, out)
+	}
+	path = write("    - {name: gone, plugin: nosuch}\n")
+	out, err = exec.Command(agent, "plugins", "test", "-c", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "UNKNOWN") || !strings.Contains(string(out), "1 check(s) could not run") {
+		t.Errorf("plugins test with a missing plugin: %v\n%s", err, out)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -394,6 +394,10 @@ func (r *runner) fail(err error) {
 	}
 	r.retry = time.NewTimer(wait)
 	r.retryAt = time.Now().Add(wait)
+	if r.once {
+		r.log.Error("plugin failed", "error", err)
+		return
+	}
 	r.log.Error("plugin failed", "error", err, "restart_in", wait)
 }
 

@@ -80,6 +80,7 @@ exits, without a collector (like telegraf --test).`,
 	root.AddCommand(newCheckConfigCmd(&f))
 	root.AddCommand(newSNMPCmd())
 	root.AddCommand(newEnrollCmd(&f), newServiceCmd(&f))
+	root.AddCommand(newPluginsCmd(&f))
 	return root
 }
 
