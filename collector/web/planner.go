@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,7 @@ type plannerData struct {
 	HasScenario                   bool
 	Municipalities, Sites         []string
 	Classes, SchoolTypes          []string
-	Query                         string
+	Query                         template.URL
 	Error                         string
 	MethodNames                   []string
 	TotalFigures, BaselineFigures map[string]staffing.Figure
@@ -125,7 +126,7 @@ func (u *UI) buildPlanner(r *http.Request) (*plannerData, error) {
 			d.Municipalities = append(d.Municipalities, s.Municipality)
 		}
 	}
-	d.Query = q.Encode()
+	d.Query = template.URL(q.Encode()) // already escaped
 	u.mu.Lock()
 	h := u.staffing
 	u.mu.Unlock()

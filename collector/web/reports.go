@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -19,7 +20,7 @@ type reportData struct {
 	Municipalities, Sites             []string
 	Classes                           []string
 	Periods                           []option
-	Query                             string
+	Query                             template.URL
 	Error                             string
 }
 
@@ -75,7 +76,7 @@ func (u *UI) buildAvailability(r *http.Request) (*reportData, error) {
 			v.Set(k, val)
 		}
 	}
-	d.Query = v.Encode()
+	d.Query = template.URL(v.Encode()) // already escaped
 	if d.Site != "" {
 		if _, ok := u.siteFor(r.Context(), p, d.Site); !ok {
 			return d, errNotInScope

@@ -1,0 +1,114 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/availability/avserver"
+	"github.com/schulmon/schulmon/collector/config"
+	"github.com/schulmon/schulmon/collector/server"
+	"github.com/schulmon/schulmon/collector/tenancy"
+	"github.com/schulmon/schulmon/collector/users"
+)
+
+// env is a running collector with two schools in two municipalities,
+// devices that reported through the real write API, and three web users.
+type env struct {
+	URL   string
+	Srv   *server.Server
+	Users *users.Store
+}
+
+const (
+	pwOperator = "operator-passwort-1"
+	pwAnna     = "anna-passwort-12"
+	pwPlanner  = "planer-passwort-1"
+)
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := avserver.Attach(ctx, srv, cfg.Availability)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Web.SetAvailability(att.Engine)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e := &env{URL: "http://" + ln.Addr().String(), Srv: srv}
+
+	us, err := users.Open(ctx, srv.MetaDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Users = us
+	a, err := srv.Dir.EnsureSite(ctx, "Moers", "gs-nord", "grundschule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := srv.Dir.EnsureSite(ctx, "Kamp-Lintfort", "gs-sued", "grundschule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct {
+		name, role, pw string
+		sites          []int64
+	}{{"olga", tenancy.RoleOperator, pwOperator, nil}, {"anna", tenancy.RoleSchoolAdmin, pwAnna, []int64{a.ID}}, {"paul", tenancy.RolePlanner, pwPlanner, nil}} {
+		if _, err := us.Add(ctx, u.name, u.role, u.pw, u.sites); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Data through the write API, as agents send it.
+	now := time.Now()
+	for _, s := range []tenancy.Site{a, b} {
+		tok, _, err := srv.Dir.CreateToken(ctx, tenancy.RoleAgent, &s, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lp strings.Builder
+		for i := 12; i >= 0; i-- {
+			ts := now.Add(-time.Duration(i) * 5 * time.Minute).UnixNano()
+			fmt.Fprintf(&lp, "schulmon_agent,host=srv-%s uptime_s=%d %d\n", s.Name, 1000+i, ts)
+			fmt.Fprintf(&lp, "cpu,cpu=cpu-total,host=srv-%s usage_user=%g,usage_system=3 %d\n", s.Name, 10+float64(i%5)*7, ts)
+			fmt.Fprintf(&lp, "snmp_poll,device=sw-%s-1,class=switch reachable=true,duration_s=0.05 %d\n", s.Name, ts)
+			fmt.Fprintf(&lp, "snmp_if,device=sw-%s-1,class=switch,ifIndex=1,ifName=Gi1/0/1 ifOperStatus=1i,in_bps=%d,out_bps=2000,ifInErrors=0u,ifOutErrors=1u %d\n", s.Name, 1_000_000+i, ts)
+			fmt.Fprintf(&lp, "snmp_if,device=sw-%s-1,class=switch,ifIndex=2,ifName=Gi1/0/2 ifOperStatus=2i,ifInErrors=4u,ifOutErrors=0u %d\n", s.Name, ts)
+			fmt.Fprintf(&lp, "snmp_poll,device=ap-%s-1,class=access_point reachable=true,duration_s=0.02 %d\n", s.Name, ts)
+			fmt.Fprintf(&lp, "snmp_poll,device=drucker-%s,class=printer reachable=true,duration_s=0.03 %d\n", s.Name, ts)
+		}
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v2/write?precision=ns", strings.NewReader(lp.String()))
+		req.Header.Set("Authorization", "Token "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("write for %s: HTTP %d: %s", s.Name, resp.StatusCode, body)
+		}
+	}
+	if err := srv.Dir.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
