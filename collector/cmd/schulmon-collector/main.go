@@ -19,6 +19,7 @@ import (
 	"github.com/schulmon/schulmon/collector/availability/avserver"
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
+	"github.com/schulmon/schulmon/collector/store/influx/export"
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -117,6 +118,10 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 				return err
 			}
 			if err := attachWeb(srv, att, cfg); err != nil {
+				return err
+			}
+			// InfluxDB backend: availability and staffing for Grafana.
+			if _, err := export.Attach(cmd.Context(), srv, att, cfg); err != nil {
 				return err
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)

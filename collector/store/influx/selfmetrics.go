@@ -22,10 +22,10 @@ const SelfMeasurement = "schulmon_collector"
 // of SelfMeasurement (docs/schema.md lists them with units).
 var selfFields = map[string]string{
 	"schulmon_collector_points_written_total": "points_written",
-	"go_goroutines":                           "goroutines",
-	"process_resident_memory_bytes":           "rss_bytes",
-	"process_cpu_seconds_total":               "cpu_s",
-	"process_open_fds":                        "open_fds",
+	"go_goroutines":                 "goroutines",
+	"process_resident_memory_bytes": "rss_bytes",
+	"process_cpu_seconds_total":     "cpu_s",
+	"process_open_fds":              "open_fds",
 }
 
 // SelfMetricsJob returns a server job that writes one SelfMeasurement point
