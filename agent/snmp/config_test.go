@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -224,5 +225,25 @@ func TestSampleConfigIsValid(t *testing.T) {
 	}
 	if len(doc.SNMP.Targets) != 3 || doc.SNMP.Targets[1].User.PrivProtocol != "AES" || len(doc.SNMP.Custom[0].Columns) != 2 {
 		t.Fatalf("sample parsed wrongly: %+v", doc.SNMP)
+	}
+}
+
+// A trap port that cannot be bound must not stop the polling.
+func TestRunKeepsPollingWhenTrapPortIsTaken(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := Config{Targets: []Target{simTarget(srv, "eaton-5px")}, Traps: trapsListen(taken.LocalAddr().String())}
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &collect{}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, sink) }()
+	waitFor(t, sink, func(c *collect) bool { return len(byMeas(c.all(), "snmp_ups")) > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
 	}
 }

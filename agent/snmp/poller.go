@@ -509,8 +509,9 @@ func explain(err error, t *Target) error {
 }
 
 // Run starts everything the `snmp:` section configures — the poller, the
-// trap receiver and discovery — and returns when ctx ends. It returns an
-// error only when a part cannot start (bad config, trap port taken).
+// trap receiver and discovery — and returns when ctx ends. A bad config
+// is returned at once; a trap receiver that cannot bind its port is
+// logged and the polling goes on without it.
 func Run(ctx context.Context, cfg Config, sink Sink, opts ...Option) error {
 	if !cfg.Enabled() {
 		return nil
@@ -519,29 +520,26 @@ func Run(ctx context.Context, cfg Config, sink Sink, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); errc <- p.Run(ctx, sink) }()
 	if p.cfg.Traps.Listen != "" {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- p.runTraps(ctx, sink) }()
+		go func() {
+			defer wg.Done()
+			if err := p.runTraps(ctx, sink); err != nil {
+				slog.Error("snmp trap receiver stopped; polling continues", "err", err)
+			}
+		}()
 	}
 	if len(p.cfg.Discovery.Subnets) > 0 {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- p.runDiscovery(ctx, sink) }()
+		go func() {
+			defer wg.Done()
+			if err := p.runDiscovery(ctx, sink); err != nil {
+				slog.Error("snmp discovery stopped; polling continues", "err", err)
+			}
+		}()
 	}
-	var first error
-	select {
-	case first = <-errc:
-	case <-ctx.Done():
-	}
-	cancel()
+	err = p.Run(ctx, sink)
 	wg.Wait()
-	if first != nil && ctx.Err() == nil {
-		return first
-	}
-	return first
+	return err
 }
