@@ -10,11 +10,13 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/schulmon/schulmon/agent/outbox"
 	"github.com/schulmon/schulmon/agent/pluginhost"
 	"github.com/schulmon/schulmon/agent/snmp"
 )
@@ -40,6 +42,9 @@ type Config struct {
 	SNMP snmp.Config `yaml:"snmp"`
 	// Plugins runs check plugins; see plugins/README.md.
 	Plugins pluginhost.Config `yaml:"plugins"`
+	// Outbox is the on-disk queue of points not yet acknowledged by the
+	// collector; see agent/outbox/README.md.
+	Outbox Outbox `yaml:"outbox"`
 }
 
 // Collector is where the agent reports to.
@@ -59,6 +64,31 @@ type Collector struct {
 	TLS           TLS           `yaml:"tls"`
 	// AllowInsecure permits plain http:// to a non-loopback collector.
 	AllowInsecure bool `yaml:"allow_insecure"`
+	// MaxPointsPerSecond limits sending, so that a school coming back
+	// after an outage replays its outbox without swamping the collector.
+	// Default 10,000; 0 means no limit.
+	MaxPointsPerSecond float64 `yaml:"max_points_per_second"`
+}
+
+// Outbox bounds the on-disk outbox.
+type Outbox struct {
+	// Dir holds the outbox; default <state_dir>/outbox.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds its size; the oldest points are dropped (and
+	// reported) beyond it. Default 512 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxAge drops points older than this (reported). Default 168h.
+	MaxAge time.Duration `yaml:"max_age"`
+	// Sync is append (fsync every batch, default), interval or never.
+	Sync string `yaml:"sync"`
+}
+
+// OutboxDir is the outbox directory.
+func (c *Config) OutboxDir() string {
+	if c.Outbox.Dir != "" {
+		return c.Outbox.Dir
+	}
+	return filepath.Join(c.StateDir, "outbox")
 }
 
 // TLS configures how the agent verifies the collector.
@@ -82,7 +112,8 @@ var AllInputs = []string{"cpu", "mem", "swap", "disk", "diskio", "net", "system"
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Collector: Collector{URL: "http://127.0.0.1:8086", Org: "schulmon", Bucket: "schulmon", BatchSize: 5000, FlushInterval: 10 * time.Second, Timeout: 30 * time.Second},
+		Collector: Collector{URL: "http://127.0.0.1:8086", Org: "schulmon", Bucket: "schulmon", BatchSize: 5000, FlushInterval: 10 * time.Second, Timeout: 30 * time.Second, MaxPointsPerSecond: 10000},
+		Outbox:    Outbox{MaxBytes: outbox.DefaultMaxBytes, MaxAge: outbox.DefaultMaxAge, Sync: "append"},
 		Interval:  10 * time.Second,
 		Class:     "server",
 		Inputs:    append([]string(nil), AllInputs...),
@@ -121,6 +152,18 @@ var classes = []string{"server", "switch", "access_point", "router", "printer", 
 
 // Validate checks what YAML types cannot.
 func (c *Config) Validate() error {
+	if _, err := outbox.ParseSyncPolicy(c.Outbox.Sync); err != nil {
+		return fmt.Errorf("outbox.sync: %w", err)
+	}
+	if c.Outbox.MaxBytes < 64<<10 {
+		return fmt.Errorf("outbox.max_bytes %d is too small: use at least 65536 (64 KiB); the default is 536870912 (512 MiB)", c.Outbox.MaxBytes)
+	}
+	if c.Outbox.MaxAge <= 0 {
+		return fmt.Errorf("outbox.max_age must be positive, got %s (default 168h)", c.Outbox.MaxAge)
+	}
+	if c.Collector.MaxPointsPerSecond < 0 {
+		return fmt.Errorf("collector.max_points_per_second must be 0 (no limit) or positive, got %g", c.Collector.MaxPointsPerSecond)
+	}
 	if c.Interval < time.Second {
 		return fmt.Errorf("interval %s is too short: use 1s or more", c.Interval)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/schulmon/schulmon/agent/config"
 	"github.com/schulmon/schulmon/agent/hostmetrics"
@@ -49,7 +50,10 @@ type Agent struct {
 	collectDur  *prometheus.GaugeVec
 	collectOK   *prometheus.GaugeVec
 	sentCounter prometheus.Counter
-	errCounter  prometheus.Counter
+	// sendRate paces sending (collector.max_points_per_second), so that a
+	// replay after an outage does not swamp the collector.
+	sendRate   *rate.Limiter
+	errCounter prometheus.Counter
 	// Subsystems started with the agent (SNMP poller, plugin host, …).
 	services []Service
 }
@@ -73,6 +77,10 @@ func New(cfg config.Config, device string, q Queue, s Sender, log *slog.Logger) 
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: log, device: device, collectors: cols, queue: q, sender: s, started: time.Now(), registry: prometheus.NewRegistry()}
+	a.sendRate = rate.NewLimiter(rate.Inf, 0)
+	if pps := cfg.Collector.MaxPointsPerSecond; pps > 0 {
+		a.sendRate = rate.NewLimiter(rate.Limit(pps), max(cfg.Collector.BatchSize, int(pps)))
+	}
 	a.collectDur = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "schulmon_agent_collector_duration_seconds", Help: "Duration of the last run of each collector."}, []string{"collector"})
 	a.collectOK = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "schulmon_agent_collector_success", Help: "Whether the last run of each collector succeeded."}, []string{"collector"})
 	a.sentCounter = prometheus.NewCounter(prometheus.CounterOpts{Name: "schulmon_agent_points_sent_total", Help: "Points acknowledged by the collector."})
@@ -238,9 +246,17 @@ func (a *Agent) heartbeat(now time.Time) metric.Point {
 		{Key: "points_queued", Value: metric.Int(int64(a.queue.Pending()))},
 		{Key: "points_sent", Value: metric.Int(int64(a.sent.Load()))},
 		{Key: "send_errors", Value: metric.Int(int64(a.sendErrors.Load()))},
-		{Key: "points_dropped", Value: metric.Int(int64(a.dropped.Load()))},
+		{Key: "points_dropped", Value: metric.Int(int64(a.dropped.Load() + a.queueDropped()))},
 		{Key: "interval_s", Value: metric.Float(a.cfg.Interval.Seconds())},
 	}}
+}
+
+// queueDropped is what the queue itself dropped (outbox limits).
+func (a *Agent) queueDropped() uint64 {
+	if d, ok := a.queue.(interface{ Dropped() uint64 }); ok {
+		return d.Dropped()
+	}
+	return 0
 }
 
 func b2f(b bool) float64 {
@@ -301,6 +317,9 @@ func (a *Agent) flush(ctx context.Context) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if err := a.sendRate.WaitN(ctx, min(n, a.sendRate.Burst())); err != nil {
+			return err
 		}
 		err = a.sender.Send(ctx, lines)
 		if err != nil {

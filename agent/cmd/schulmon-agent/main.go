@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/schulmon/schulmon/agent/config"
+	"github.com/schulmon/schulmon/agent/outbox"
 	"github.com/schulmon/schulmon/agent/runtime"
 	"github.com/schulmon/schulmon/agent/sender"
 	"github.com/schulmon/schulmon/metric"
@@ -105,6 +106,30 @@ func newLogger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
+// openOutbox opens the on-disk outbox; drops are logged by the outbox and
+// also queued as schulmon_outbox_drop points, so the collector sees them.
+func openOutbox(cfg config.Config, device string, log *slog.Logger) (*outbox.Outbox, error) {
+	policy, err := outbox.ParseSyncPolicy(cfg.Outbox.Sync)
+	if err != nil {
+		return nil, err
+	}
+	ob, err := outbox.Open(cfg.OutboxDir(), outbox.Options{
+		MaxBytes:   cfg.Outbox.MaxBytes,
+		MaxAge:     cfg.Outbox.MaxAge,
+		Sync:       policy,
+		Logger:     log,
+		DropPoints: true,
+		DropTags:   map[string]string{"host": device, "class": cfg.Class},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st := ob.Stats(); st.PendingPoints > 0 {
+		log.Info("outbox holds points from before: sending them first", "points", st.PendingPoints, "bytes", st.Bytes)
+	}
+	return ob, nil
+}
+
 // run starts the agent and its subsystems until ctx ends.
 func run(ctx context.Context, cfg config.Config, device string, log *slog.Logger) error {
 	token, err := cfg.ResolveToken()
@@ -117,7 +142,12 @@ func run(ctx context.Context, cfg config.Config, device string, log *slog.Logger
 		return err
 	}
 	defer snd.Close()
-	q := runtime.NewMemoryQueue(1_000_000)
+	ob, err := openOutbox(cfg, device, log)
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	q := outbox.NewQueue(ob)
 	a, err := runtime.New(cfg, device, q, snd, log)
 	if err != nil {
 		return err
@@ -127,7 +157,7 @@ func run(ctx context.Context, cfg config.Config, device string, log *slog.Logger
 	}
 	log.Info("agent started", "device", device, "collector", cfg.Collector.URL, "interval", cfg.Interval, "version", metric.Version)
 	err = a.Run(ctx)
-	log.Info("agent stopped", "queued", q.Pending())
+	log.Info("agent stopped", "queued", q.Pending(), "outbox", cfg.OutboxDir())
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
