@@ -32,19 +32,8 @@ func (d *Directory) ResolveDevice(ctx context.Context, siteID int64, name, class
 	if !ValidClass(class) {
 		class = "other"
 	}
-	now := time.Now().UnixNano()
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO devices(site_id, name, class, first_seen, last_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT(site_id, name) DO NOTHING`,
-		siteID, name, class, now, now); err != nil {
-		return 0, "", fmt.Errorf("register device %q: %w", name, err)
-	}
-	e = &deviceEntry{}
-	if err := d.db.QueryRowContext(ctx, `SELECT id, class FROM devices WHERE site_id=? AND name=?`, siteID, name).Scan(&e.id, &e.class); err != nil {
-		return 0, "", fmt.Errorf("register device %q: %w", name, err)
-	}
-	d.mu.Lock()
-	d.devices[k] = e
-	d.mu.Unlock()
-	return e.id, e.class, nil
+	// New devices of concurrent writes share one transaction.
+	return d.register(ctx, k, class)
 }
 
 // Seen records that a device wrote data up to t (data time). The times are

@@ -103,6 +103,8 @@ type Directory struct {
 	mu      sync.Mutex
 	devices map[deviceKey]*deviceEntry // cache of known devices
 	dirty   map[int64]int64            // device id → last seen (Unix ns), not yet saved
+
+	reg registrar // group commit of first-sight device registrations
 }
 
 type deviceKey struct {

@@ -1,0 +1,116 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// registrar merges concurrent first-sight device registrations into one
+// transaction (group commit). When a whole district's agents connect after
+// a collector start, tens of thousands of devices are new at once; one
+// fsync'd autocommit INSERT each would serialise them on the disk and make
+// writers time out on the database lock. The first caller becomes the
+// leader and commits everything queued meanwhile, batch after batch; the
+// others wait for their result. No goroutine outlives a call.
+type registrar struct {
+	mu    sync.Mutex
+	queue []*regReq
+	busy  bool
+}
+
+type regReq struct {
+	key   deviceKey
+	class string
+	done  chan struct{}
+	id    int64
+	cls   string
+	err   error
+}
+
+// register returns the id and class of a device not in the cache,
+// inserting it if it is new.
+func (d *Directory) register(ctx context.Context, key deviceKey, class string) (int64, string, error) {
+	r := &regReq{key: key, class: class, done: make(chan struct{})}
+	g := &d.reg
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if !g.busy {
+		g.busy = true
+		for len(g.queue) > 0 {
+			batch := g.queue
+			g.queue = nil
+			g.mu.Unlock()
+			d.registerBatch(batch)
+			g.mu.Lock()
+		}
+		g.busy = false
+	}
+	g.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.id, r.cls, r.err
+	case <-ctx.Done():
+		// The registration still completes for the next write.
+		return 0, "", ctx.Err()
+	}
+}
+
+func (d *Directory) registerBatch(batch []*regReq) {
+	err := d.registerTx(batch)
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+func (d *Directory) registerTx(batch []*regReq) error {
+	// Not the leader's context: the batch carries other callers' devices.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("register devices: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO devices(site_id, name, class, first_seen, last_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT(site_id, name) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("register devices: %w", err)
+	}
+	defer ins.Close()
+	sel, err := tx.PrepareContext(ctx, `SELECT id, class FROM devices WHERE site_id=? AND name=?`)
+	if err != nil {
+		return fmt.Errorf("register devices: %w", err)
+	}
+	defer sel.Close()
+	now := time.Now().UnixNano()
+	for _, r := range batch {
+		d.mu.Lock()
+		e, ok := d.devices[r.key]
+		d.mu.Unlock()
+		if ok { // registered by an earlier batch
+			r.id, r.cls = e.id, e.class
+			continue
+		}
+		if _, err := ins.ExecContext(ctx, r.key.site, r.key.name, r.class, now, now); err != nil {
+			return fmt.Errorf("register device %q: %w", r.key.name, err)
+		}
+		if err := sel.QueryRowContext(ctx, r.key.site, r.key.name).Scan(&r.id, &r.cls); err != nil {
+			return fmt.Errorf("register device %q: %w", r.key.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("register devices: %w", err)
+	}
+	d.mu.Lock()
+	for _, r := range batch {
+		if _, ok := d.devices[r.key]; !ok {
+			d.devices[r.key] = &deviceEntry{id: r.id, class: r.cls}
+		}
+	}
+	d.mu.Unlock()
+	return nil
+}

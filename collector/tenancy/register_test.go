@@ -1,0 +1,74 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/schulmon/schulmon/collector/sqlitedb"
+)
+
+// TestConcurrentFirstSightRegistersEachDeviceOnce resolves the same new
+// devices from many goroutines at once, as a district's agents do after a
+// collector start: every caller gets the same id, each device is stored
+// once, and the group commit needs far fewer transactions than devices.
+func TestConcurrentFirstSightRegistersEachDeviceOnce(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const devices, workers = 300, 16
+	ids := make([][]int64, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			ids[w] = make([]int64, devices)
+			for i := 0; i < devices; i++ {
+				j := (i + w*37) % devices // different order per worker
+				id, class, err := d.ResolveDevice(ctx, site.ID, fmt.Sprintf("sw-%d", j), "switch")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if class != "switch" {
+					t.Errorf("class %q", class)
+				}
+				ids[w][j] = id
+			}
+		}(w)
+	}
+	wg.Wait()
+	for w := 1; w < workers; w++ {
+		for i := range ids[w] {
+			if ids[w][i] != ids[0][i] || ids[0][i] == 0 {
+				t.Fatalf("device sw-%d: worker %d got id %d, worker 0 got %d", i, w, ids[w][i], ids[0][i])
+			}
+		}
+	}
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM devices WHERE site_id=?`, site.ID).Scan(&n)
+	if n != devices {
+		t.Fatalf("%d devices stored, want %d", n, devices)
+	}
+	// An invalid class falls back to other; a known device keeps its class.
+	if _, c, _ := d.ResolveDevice(ctx, site.ID, "new-thing", "toaster"); c != "other" {
+		t.Fatalf("invalid class stored as %q", c)
+	}
+	if _, c, _ := d.ResolveDevice(ctx, site.ID, "sw-1", "printer"); c != "switch" {
+		t.Fatalf("known device's class changed to %q", c)
+	}
+}
