@@ -22,7 +22,7 @@ import (
 // collector runs a real collector (the server package, as the binary
 // runs it) with the InfluxDB backend and returns its URL and an agent
 // token of site "gs-nord".
-func collector(t *testing.T, influxURL, bucket string, mod func(*config.Config)) (*server.Server, string, string) {
+func collector(t testing.TB, influxURL, bucket string, mod func(*config.Config)) (*server.Server, string, string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -70,7 +70,7 @@ func collector(t *testing.T, influxURL, bucket string, mod func(*config.Config))
 
 // post writes line protocol as an agent does and returns the status and
 // the Retry-After header.
-func post(t *testing.T, url, token, body string) (int, string) {
+func post(t testing.TB, url, token, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/v2/write?bucket=x&precision=ns", strings.NewReader(body))
 	req.Header.Set("Authorization", "Token "+token)
