@@ -24,7 +24,7 @@ type session struct {
 	v1          bool
 	maxReps     int
 	maxVarbinds int
-	requests    int
+	requests    int // packets sent, counted by gosnmp's OnSent hook (retries and v3 discovery included)
 	varbinds    int
 }
 
@@ -47,7 +47,6 @@ func (s *session) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 			return out, err
 		}
 		for {
-			s.requests++
 			pkt, err := s.c.Get(chunk)
 			if err != nil {
 				return out, err
@@ -82,7 +81,6 @@ func (s *session) next(oids []string) ([]gosnmp.SnmpPDU, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	s.requests++
 	pkt, err := s.c.GetNext(oids)
 	if err != nil {
 		return nil, err
@@ -133,7 +131,6 @@ func (s *session) columns(cols []string) (map[string][]gosnmp.SnmpPDU, error) {
 		}
 		var pkt *gosnmp.SnmpPacket
 		var err error
-		s.requests++
 		if s.v1 {
 			pkt, err = s.c.GetNext(names)
 		} else {

@@ -29,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
+
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -69,6 +71,7 @@ type targetState struct {
 	polled     bool
 	counters   map[string]ifCounters // custom rate columns
 	addrs      []netip.Addr
+	g          *gosnmp.GoSNMP // kept between polls for SNMPv3 only
 
 	// info is the device name and class as of the last poll, readable
 	// without waiting for a running poll (the trap receiver needs it).
@@ -362,13 +365,26 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	wrap := func(e error) error {
 		return &PollError{Target: fmt.Sprintf("%s (%s)", st.name(), t.hostPort()), Err: explain(e, t)}
 	}
-	g := t.client()
+	// An SNMPv3 client is kept between polls: it remembers the device's
+	// engine ID, boots and time, which saves the discovery round trip.
+	// After any failure the next poll starts afresh.
+	g := st.g
+	st.g = nil
+	if g == nil {
+		g = t.client()
+	}
 	g.Context = ctx
 	if err := g.Connect(); err != nil {
 		return wrap(fmt.Errorf("connect: %w", err)), false, false
 	}
-	b.closeConn = g.Conn.Close // after the profiles' follow-up requests
+	b.closeConn = g.Close // after the profiles' follow-up requests
+	defer func() {
+		if err == nil && t.Version == "3" {
+			st.g = g
+		}
+	}()
 	s := &session{ctx: ctx, c: g, v1: st.v1, maxReps: t.MaxRepetitions, maxVarbinds: t.MaxVarbinds}
+	g.OnSent = func(*gosnmp.GoSNMP) { s.requests++ }
 	b.s = s
 
 	// 1. System scalars (and, once the class is known, every profile's

@@ -128,6 +128,14 @@ func TestSnmpdV2cAndV3AuthPriv(t *testing.T) {
 			t.Fatalf("%s: no storage", name)
 		}
 	}
+	// The v3 client keeps the engine ID: the second poll needs no
+	// discovery round trip (and no class detection).
+	p.targets[1].g = nil // as after a failed poll
+	fresh := pointFields(byMeas(pollOnce(t, p, 1), "snmp_poll")[0])["requests"].(int64)
+	reused := pointFields(byMeas(pollOnce(t, p, 1), "snmp_poll")[0])
+	if reused["reachable"] != true || reused["requests"].(int64) != fresh-1 {
+		t.Fatalf("v3 packets: with engine discovery %d, with the kept client %v (want one less)", fresh, reused["requests"])
+	}
 }
 
 func TestSnmpdWrongCredentialsDoNotDelayOthers(t *testing.T) {
