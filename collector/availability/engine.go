@@ -1059,6 +1059,15 @@ type Link struct {
 func (e *Engine) SyncParents(ctx context.Context, links []Link) error {
 	e.mu.Lock()
 	var todo [][2]*objState
+	// A service depends on its device: a check failing because its
+	// device is down is counted once, at the device.
+	for _, st := range e.list {
+		if st.Check != "" && st.ParentID == 0 {
+			if d := e.objs[ObjectKey{st.SiteID, st.Device, ""}]; d != nil {
+				todo = append(todo, [2]*objState{st, d})
+			}
+		}
+	}
 	for _, l := range links {
 		c := e.objs[ObjectKey{l.SiteID, l.Device, ""}]
 		if c == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -425,5 +426,33 @@ func TestSegsRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeSegs([]byte{0xff}); err == nil {
 		t.Fatal("corrupt snapshot accepted")
+	}
+}
+
+func TestServiceDependsOnItsDevice(t *testing.T) {
+	h := newHarness(t, t0, Config{})
+	router := info("router", "router")
+	web := router
+	web.Check = "ping"
+	h.observe(Signal{Object: router, Time: t0, Kind: SignalPoll, OK: true}, Signal{Object: web, Time: t0, Kind: SignalCheck, OK: true})
+	if err := h.e.SyncParents(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 10; i++ {
+		ts := t0.Add(time.Duration(i) * time.Minute)
+		h.clk.Set(ts)
+		h.observe(Signal{Object: router, Time: ts, Kind: SignalPoll, OK: i > 6}, Signal{Object: web, Time: ts, Kind: SignalCheck, OK: i > 6})
+		h.tick()
+	}
+	var states []string
+	rows, _ := h.db.Query(`SELECT o.device || '/' || o.check_name || ':' || s.state FROM av_spans s JOIN av_objects o ON o.id=s.object_id ORDER BY o.id`)
+	for rows.Next() {
+		var x string
+		rows.Scan(&x)
+		states = append(states, x)
+	}
+	rows.Close()
+	if strings.Join(states, " ") != "router/:down router/ping:unreachable" {
+		t.Fatalf("spans %v, want the outage at the router and the check unreachable", states)
 	}
 }

@@ -12,12 +12,54 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/schulmon/schulmon/collector/availability"
+	"github.com/schulmon/schulmon/collector/tenancy"
 )
 
 // newAvailabilityCmd is `availability`: service calendars and targets.
 func newAvailabilityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "availability", Short: "Service calendars, targets and criticality for availability reports"}
-	cmd.AddCommand(newCalendarCmd(), newAvailabilityAssignCmd(), newAvailabilityRulesCmd())
+	cmd.AddCommand(newCalendarCmd(), newAvailabilityAssignCmd(), newAvailabilityRulesCmd(), newAvailabilityGapCmd())
+	return cmd
+}
+
+// newAvailabilityGapCmd records a known monitoring gap, e.g. a school's
+// uplink outage reported by the network provider: silence during it is
+// unknown, never down. The running collector applies it within 30 s.
+func newAvailabilityGapCmd() *cobra.Command {
+	var f commonFlags
+	var w windowFlags
+	var site string
+	cmd := &cobra.Command{
+		Use:   "gap --site S --from … --to …",
+		Short: "Record a known monitoring gap (uplink down) of a site: unknown, not down",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if site == "" || w.from == "" || w.to == "" {
+				return errors.New("give --site, --from and --to")
+			}
+			win, _, err := w.window("")
+			if err != nil {
+				return err
+			}
+			return withDirectory(cmd.Context(), &f, func(d *tenancy.Directory) error {
+				s, err := d.SiteByName(cmd.Context(), site)
+				if err != nil {
+					return fmt.Errorf("%w (see site list)", err)
+				}
+				if err := availability.Migrate(cmd.Context(), d.DB()); err != nil {
+					return err
+				}
+				if err := availability.RecordGap(cmd.Context(), d.DB(), s.ID, availability.CauseUplinkDown, win.From, win.To); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "gap recorded for %s: %s to %s (uplink_down)\n", s.Name, win.From.Format(time.RFC3339), win.To.Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	f.register(cmd)
+	w.register(cmd, "gap")
+	cmd.Flags().StringVar(&site, "site", "", "site whose uplink was down")
 	return cmd
 }
 
