@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,5 +155,72 @@ func TestPollerRatesAndReboot(t *testing.T) {
 	up2, _ := find(third, "snmp_if", "ifName", "25")
 	if _, has := pointFields(up2)["in_bps"]; has {
 		t.Fatal("a rate across a reboot must not be reported")
+	}
+}
+
+// A device without 64-bit counters: the poller falls back to the 32-bit
+// ones, stops asking for the 64-bit columns, and computes the rate across
+// a 32-bit wrap.
+func TestPoller32BitFallbackAndWrap(t *testing.T) {
+	all, err := snmpsim.ParseWalkFile("testdata/aruba-2930f.walk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base []gosnmp.SnmpPDU
+	for _, v := range all {
+		n := normOID(v.Name)
+		hc := false
+		for _, c := range ifHCCols {
+			hc = hc || strings.HasPrefix(n, c+".")
+		}
+		if !hc {
+			base = append(base, v)
+		}
+	}
+	var cur atomic.Pointer[snmpsim.Device]
+	set := func(pdus []gosnmp.SnmpPDU) {
+		d, err := snmpsim.NewDevice(pdus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Store(d)
+	}
+	set(setValue(base, ifInOctets+".25", uint(1<<32-50_000_000)))
+	srv := &snmpsim.Server{Lookup: func(string) *snmpsim.Device { return cur.Load() }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); srv.Close() }()
+	if err := srv.Listen(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	tg := simTarget(srv, "old-switch")
+	tg.Profiles = []string{"interfaces"}
+	p := newPoller(t, Config{Targets: []Target{tg}})
+	first := pollOnce(t, p, 0)
+	up, _ := find(first, "snmp_if", "ifName", "25")
+	if f := pointFields(up); f["counter_bits"] != int64(32) || f["ifSpeed"] == nil {
+		t.Fatalf("32-bit fallback: %v", f)
+	}
+	if p.targets[0].hc != -1 {
+		t.Fatalf("hc = %d, want -1 after a poll without 64-bit counters", p.targets[0].hc)
+	}
+	req1 := pointFields(byMeas(first, "snmp_poll")[0])["requests"].(int64)
+
+	st := p.targets[0]
+	st.lastPoll = st.lastPoll.Add(-10 * time.Second)
+	for k, c := range st.ifs {
+		c.t = c.t.Add(-10 * time.Second)
+		st.ifs[k] = c
+	}
+	next := setValue(base, ifInOctets+".25", uint(75_000_000)) // wrapped: +125 MB
+	next = setValue(next, oidSysUpTime, uint32(123456789+1000))
+	set(next)
+	second := pollOnce(t, p, 0)
+	up, _ = find(second, "snmp_if", "ifName", "25")
+	f := pointFields(up)
+	if bps, ok := f["in_bps"].(float64); !ok || bps < 95e6 || bps > 101e6 {
+		t.Fatalf("rate across a 32-bit wrap: %v", f["in_bps"])
+	}
+	if req2 := pointFields(byMeas(second, "snmp_poll")[0])["requests"].(int64); req2 >= req1 {
+		t.Fatalf("second poll must not ask for 64-bit columns again: %d requests, first %d", req2, req1)
 	}
 }
