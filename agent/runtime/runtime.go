@@ -21,6 +21,7 @@ import (
 
 	"github.com/schulmon/schulmon/agent/config"
 	"github.com/schulmon/schulmon/agent/hostmetrics"
+	"github.com/schulmon/schulmon/agent/memtrim"
 	"github.com/schulmon/schulmon/agent/pluginhost"
 	"github.com/schulmon/schulmon/agent/sender"
 	"github.com/schulmon/schulmon/metric"
@@ -189,6 +190,7 @@ func (a *Agent) serveMetrics(ctx context.Context, wg *sync.WaitGroup) {
 
 func (a *Agent) gatherLoop(ctx context.Context) {
 	a.Gather(ctx, time.Now()) // primes rate collectors (CPU) and sends a first heartbeat
+	trimmed := false
 	iv := a.cfg.Interval
 	for {
 		// Align rounds to the interval, as Telegraf does, so that the
@@ -200,6 +202,13 @@ func (a *Agent) gatherLoop(ctx context.Context) {
 			return
 		case t := <-time.After(wait):
 			a.Gather(ctx, t.Truncate(iv))
+		}
+		if !trimmed {
+			// After the first full round, start-up is over: give its
+			// memory back (see package memtrim).
+			r := memtrim.Trim()
+			a.log.Debug("returned start-up memory", "mapped_bytes", r.MappedBytes, "supported", r.Supported)
+			trimmed = true
 		}
 	}
 }
