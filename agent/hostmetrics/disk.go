@@ -74,7 +74,9 @@ func (DiskIO) Collect(ctx context.Context, now time.Time, emit Emit) error {
 			continue
 		}
 		p := point("diskio", now, "name", name)
-		i := func(k string, v uint64) { p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(v))}) }
+		i := func(k string, v uint64) {
+			p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(v))})
+		}
 		i("reads", s.ReadCount)
 		i("writes", s.WriteCount)
 		i("read_bytes", s.ReadBytes)

@@ -23,7 +23,9 @@ func (Mem) Collect(ctx context.Context, now time.Time, emit Emit) error {
 		return fmt.Errorf("read memory: %w", err)
 	}
 	p := point("mem", now)
-	u := func(k string, x uint64) { p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(x))}) }
+	u := func(k string, x uint64) {
+		p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(x))})
+	}
 	u("total", v.Total)
 	u("available", v.Available)
 	u("used", v.Used)

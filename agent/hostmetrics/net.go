@@ -28,7 +28,9 @@ func (Net) Collect(ctx context.Context, now time.Time, emit Emit) error {
 			continue
 		}
 		p := point("net", now, "interface", s.Name)
-		i := func(k string, v uint64) { p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(v))}) }
+		i := func(k string, v uint64) {
+			p.Fields = append(p.Fields, metric.Field{Key: k, Value: metric.Int(int64(v))})
+		}
 		i("bytes_sent", s.BytesSent)
 		i("bytes_recv", s.BytesRecv)
 		i("packets_sent", s.PacketsSent)
