@@ -373,6 +373,13 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	if g == nil {
 		g = t.client()
 	}
+	// A device that did not answer last time gets no retries: a dead
+	// device then holds a concurrency slot for one timeout per poll, not
+	// (retries+1) timeouts, and one answer makes it normal again.
+	g.Retries = *t.Retries
+	if st.polled && !st.reachable {
+		g.Retries = 0
+	}
 	g.Context = ctx
 	if err := g.Connect(); err != nil {
 		return wrap(fmt.Errorf("connect: %w", err)), false, false

@@ -188,3 +188,20 @@ func TestSnmpdWrongCredentialsDoNotDelayOthers(t *testing.T) {
 		t.Errorf("wrong v3 password not named as the reason: %q", msg)
 	}
 }
+
+// A device that stays silent is asked without retries from its second
+// failed poll on, so it holds its concurrency slot for one timeout only.
+func TestDeadDeviceNoRetriesAfterFirstFailure(t *testing.T) {
+	hole, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	retries := 2
+	p := newPoller(t, Config{Targets: []Target{{Name: "dead", Address: "127.0.0.1", Port: hole.LocalAddr().(*net.UDPAddr).Port, Timeout: 100 * time.Millisecond, Retries: &retries}}})
+	first := pointFields(byMeas(pollOnce(t, p, 0), "snmp_poll")[0])
+	second := pointFields(byMeas(pollOnce(t, p, 0), "snmp_poll")[0])
+	if first["reachable"] != false || first["requests"] != int64(3) || second["requests"] != int64(1) {
+		t.Fatalf("packets sent: first poll %v (want 3), second %v (want 1)", first["requests"], second["requests"])
+	}
+}
