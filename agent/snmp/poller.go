@@ -362,8 +362,9 @@ func (e *PollError) Unwrap() error { return e.Err }
 // fetch runs the requests of one poll.
 func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err error, reachable, rebooted bool) {
 	t := &st.target
+	tries := *t.Retries + 1
 	wrap := func(e error) error {
-		return &PollError{Target: fmt.Sprintf("%s (%s)", st.name(), t.hostPort()), Err: explain(e, t)}
+		return &PollError{Target: fmt.Sprintf("%s (%s)", st.name(), t.hostPort()), Err: explain(e, t, tries)}
 	}
 	// An SNMPv3 client is kept between polls: it remembers the device's
 	// engine ID, boots and time, which saves the discovery round trip.
@@ -380,6 +381,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	if st.polled && !st.reachable {
 		g.Retries = 0
 	}
+	tries = g.Retries + 1
 	g.Context = ctx
 	if err := g.Connect(); err != nil {
 		return wrap(fmt.Errorf("connect: %w", err)), false, false
@@ -506,7 +508,7 @@ func (p *Poller) columnsFor(st *targetState) []string {
 }
 
 // explain turns gosnmp's terse errors into what an admin can act on.
-func explain(err error, t *Target) error {
+func explain(err error, t *Target, tries int) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -516,7 +518,7 @@ func explain(err error, t *Target) error {
 		if t.Version == "3" {
 			hint = "device down, SNMP not enabled, or an SNMPv3 setting it silently rejects"
 		}
-		return fmt.Errorf("no response within %v × %d tries: %s (%w)", t.Timeout, *t.Retries+1, hint, err)
+		return fmt.Errorf("no response within %v × %d tries: %s (%w)", t.Timeout, tries, hint, err)
 	case strings.Contains(msg, "unknown user") || strings.Contains(msg, "UnknownUserName"):
 		return fmt.Errorf("SNMPv3 user %q unknown to the device: %w", t.User.Name, err)
 	case strings.Contains(msg, "wrong digest") || strings.Contains(msg, "WrongDigest") || strings.Contains(msg, "authentic"):
