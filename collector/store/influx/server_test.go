@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,5 +190,88 @@ func TestInfluxOutageThroughCollector(t *testing.T) {
 	t.Logf("%d points acknowledged (%d through the queue), %d rows in InfluxDB, stats %+v", len(acked), queuedOK*200, rows, st.Stats())
 	if rows != len(acked) {
 		t.Fatalf("%d rows for %d acknowledged points", rows, len(acked))
+	}
+}
+
+// TestSelfMetricsJob runs the collector's self-metrics job and reads the
+// schulmon_collector point back.
+func TestSelfMetricsJob(t *testing.T) {
+	idb := influxtest.Shared(t)
+	bucket := idb.NewDatabase(t)
+	srv, url, tok := collector(t, idb.URL, bucket, nil)
+	ts := time.Now().UnixNano()
+	if code, _ := post(t, url, tok, fmt.Sprintf("schulmon_agent,host=srv1 uptime_s=1 %d\nschulmon_agent,host=srv1 uptime_s=2 %d\n", ts-1e9, ts)); code != http.StatusNoContent {
+		t.Fatalf("write: %d", code)
+	}
+	st := srv.Store.(*influx.Store)
+	if err := st.SelfMetricsJob(srv.Registry, time.Now().Add(-time.Minute))(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	csv, err := idb.Flux(context.Background(), `from(bucket: "`+bucket+`") |> range(start: -1h, stop: 1h)
+  |> filter(fn: (r) => r._measurement == "schulmon_collector")
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+  |> keep(columns: ["host", "points_written", "write_requests_2xx", "influx_written_points", "influx_healthy", "queue_points", "uptime_s"])`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	var header, row []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "#") || strings.TrimSpace(l) == "" {
+			continue
+		}
+		if header == nil {
+			header = strings.Split(strings.TrimSpace(l), ",")
+		} else {
+			row = strings.Split(strings.TrimSpace(l), ",")
+		}
+	}
+	got := map[string]string{}
+	for i := range header {
+		if i < len(row) {
+			got[header[i]] = row[i]
+		}
+	}
+	if got["points_written"] != "2" || got["write_requests_2xx"] != "1" || got["influx_written_points"] != "2" || got["influx_healthy"] != "true" || got["queue_points"] != "0" {
+		t.Fatalf("schulmon_collector point: %v\n%s", got, csv)
+	}
+}
+
+func TestConfigSection(t *testing.T) {
+	dir := t.TempDir()
+	tokFile := dir + "/tok"
+	if err := os.WriteFile(tokFile, []byte("admin:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(strings.NewReader(`
+storage:
+  backend: influxdb
+  influxdb:
+    url: http://127.0.0.1:8086
+    bucket: schulmon/autogen
+    token_file: ` + tokFile + `
+    gzip: false
+    queue_max_bytes: 2097152
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := influx.OptionsFromConfig(cfg.Storage.InfluxDB, "/var/lib/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Token != "admin:secret" || opt.Gzip || opt.QueueMaxBytes != 2<<20 || opt.QueueDir != "/var/lib/x/influx-queue" || opt.BatchSize != 5000 || opt.WriteTimeout != 10*time.Second {
+		t.Fatalf("options: %+v", opt)
+	}
+	for yaml, want := range map[string]string{
+		"storage: {backend: influxdb}":                                                                       "url",
+		"storage: {backend: influxdb, influxdb: {url: 'ftp://x'}}":                                           "url",
+		"storage: {backend: influxdb, influxdb: {url: 'http://x:8086'}}":                                     "bucket",
+		"storage: {backend: influxdb, influxdb: {url: 'http://x:8086', bucket: b, token: a, token_file: f}}": "not both",
+		"storage: {backend: influxdb, influxdb: {url: 'http://x:8086', bucket: b, queue_max_bytes: 10}}":     "queue_max_bytes",
+	} {
+		if _, err := config.Parse(strings.NewReader(yaml)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "storage.influxdb") {
+			t.Errorf("%s: error %v, want one about %s", yaml, err, want)
+		}
 	}
 }
