@@ -224,7 +224,45 @@ func (e *Engine) reload(ctx context.Context, now time.Time) error {
 		return err
 	}
 	e.gaps, e.maint, e.set, e.reloaded = gaps, set.maint, set, now
-	return nil
+	return e.dropRetired(ctx)
+}
+
+// dropRetired forgets objects retired through the CLI or API.
+func (e *Engine) dropRetired(ctx context.Context) error {
+	if len(e.list) == 0 {
+		return nil
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT id FROM av_objects WHERE retired_ms>0`)
+	if err != nil {
+		return fmt.Errorf("availability: load retired objects: %w", err)
+	}
+	defer rows.Close()
+	gone := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("availability: load retired objects: %w", err)
+		}
+		if e.byID[id] != nil {
+			gone[id] = true
+		}
+	}
+	if len(gone) == 0 {
+		return rows.Err()
+	}
+	w := 0
+	for _, st := range e.list {
+		if gone[st.ID] {
+			delete(e.objs, st.Key())
+			delete(e.byID, st.ID)
+			continue
+		}
+		e.list[w] = st
+		w++
+	}
+	clear(e.list[w:])
+	e.list = e.list[:w]
+	return rows.Err()
 }
 
 func (e *Engine) inPartition(site int64) bool {
@@ -242,7 +280,7 @@ func (e *Engine) paramsFor(o *Object) params {
 }
 
 func (e *Engine) loadObjects(ctx context.Context, now time.Time) error {
-	rows, err := e.db.QueryContext(ctx, `SELECT id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms, segs FROM av_objects`)
+	rows, err := e.db.QueryContext(ctx, `SELECT id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms, segs FROM av_objects WHERE retired_ms=0`)
 	if err != nil {
 		return fmt.Errorf("availability: load objects: %w", err)
 	}
@@ -324,7 +362,7 @@ func (e *Engine) object(ctx context.Context, tx *sql.Tx, info ObjectInfo, first 
 	// The object may exist in the database already (another partition
 	// owner wrote it, or it was created by the CLI).
 	err := tx.QueryRowContext(ctx, `INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
-		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END
+		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END, retired_ms=0
 		RETURNING id, parent_id, critical, heartbeat, first_seen_ms`,
 		info.MunicipalityID, info.SiteID, info.DeviceID, info.Municipality, info.Site, info.Device, info.Class, info.Check, st.Critical, first).
 		Scan(&st.ID, &st.ParentID, &st.Critical, &st.Heartbeat, &st.FirstSeen)

@@ -456,3 +456,29 @@ func TestServiceDependsOnItsDevice(t *testing.T) {
 		t.Fatalf("spans %v, want the outage at the router and the check unreachable", states)
 	}
 }
+
+func TestRetireEndsMonitoring(t *testing.T) {
+	h := newHarness(t, t0, Config{ReloadEvery: time.Second})
+	pc := info("pc17", "endpoint")
+	h.live(pc, SignalHeartbeat, true, t0, t0.Add(time.Minute), 10*time.Second)
+	h.quiet(10 * time.Minute) // the PC was taken away
+	if s := h.spans("pc17"); len(s) != 1 || s[0].End != 0 {
+		t.Fatalf("spans %+v", s)
+	}
+	at := t0.Add(5 * time.Minute)
+	if err := Retire(context.Background(), h.db, pc.Key(), at); err != nil {
+		t.Fatal(err)
+	}
+	h.quiet(time.Minute)
+	if n := len(h.e.States(nil)); n != 0 {
+		t.Fatalf("retired object still evaluated (%d objects)", n)
+	}
+	r := report(t, h.db, Query{Device: "pc17", Window: Window{From: t0, To: h.clk.Now()}, Now: h.clk.Now()})
+	// Up 70 s, down from the first missed heartbeat to the retirement.
+	if r.Total.ServiceMS != 5*60*1000 || r.Total.DownMS != 230*1000 {
+		t.Fatalf("service %d ms down %d ms, want 300 s and 230 s", r.Total.ServiceMS, r.Total.DownMS)
+	}
+	if err := Retire(context.Background(), h.db, ObjectKey{1, "nope", ""}, at); err == nil || !strings.Contains(err.Error(), "no monitored object") {
+		t.Fatalf("retiring an unknown object: %v", err)
+	}
+}

@@ -73,6 +73,8 @@ type Object struct {
 	// (SNMP targets, checks) are unknown when no result arrives.
 	Heartbeat bool  `json:"heartbeat"`
 	FirstSeen int64 `json:"first_seen_ms"`
+	// Retired is when the object was decommissioned (0: active).
+	Retired int64 `json:"retired_ms,omitempty"`
 }
 
 // Key returns the object's identity.

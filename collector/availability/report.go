@@ -260,11 +260,14 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 	var objRows []Row
 	for i := range objs {
 		o := &objs[i]
-		start := max(from, o.FirstSeen)
-		if start >= to {
+		start, end := max(from, o.FirstSeen), to
+		if o.Retired > 0 {
+			end = min(end, o.Retired)
+		}
+		if start >= end {
 			continue
 		}
-		svc, svcTotal, maint, calName := cc.service(o, start, to)
+		svc, svcTotal, maint, calName := cc.service(o, start, end)
 		dn := Normalize(of(o.ID, StateDown, nil))
 		unreach := Normalize(of(o.ID, StateUnreachable, nil))
 		if o.ParentID != 0 && len(dn) > 0 {
@@ -530,7 +533,7 @@ func scanObjects(rows *sql.Rows) ([]Object, error) {
 	for rows.Next() {
 		var o Object
 		if err := rows.Scan(&o.ID, &o.MunicipalityID, &o.SiteID, &o.DeviceID, &o.Municipality, &o.Site, &o.Device, &o.Class, &o.Check,
-			&o.ParentID, &o.Critical, &o.Heartbeat, &o.FirstSeen); err != nil {
+			&o.ParentID, &o.Critical, &o.Heartbeat, &o.FirstSeen, &o.Retired); err != nil {
 			return nil, fmt.Errorf("load objects: %w", err)
 		}
 		out = append(out, o)
@@ -538,7 +541,7 @@ func scanObjects(rows *sql.Rows) ([]Object, error) {
 	return out, rows.Err()
 }
 
-const objectCols = `id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms`
+const objectCols = `id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms, retired_ms`
 
 func loadReportObjects(ctx context.Context, db *sql.DB, q Query) ([]Object, error) {
 	where, args := objectFilter(q.Municipality, q.Site, q.Class, q.Device, q.Check, q.SiteIDs)

@@ -98,11 +98,56 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("availability: migrate: %w", err)
 		}
 	}
+	// Columns added after the first release of the table.
+	var hasRetired int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('av_objects') WHERE name='retired_ms'`).Scan(&hasRetired); err != nil {
+		return fmt.Errorf("availability: migrate: %w", err)
+	}
+	if hasRetired == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE av_objects ADD COLUMN retired_ms INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("availability: migrate: %w", err)
+		}
+	}
 	if hadLog == 0 {
 		// Spans stored before the log existed.
 		return RebuildSpanLog(ctx, db)
 	}
 	return nil
+}
+
+// Retire takes a decommissioned object out of monitoring at time at: its
+// open outage ends then, it is no longer evaluated, and reports count it
+// only until then. A new signal from it brings it back.
+func Retire(ctx context.Context, db *sql.DB, k ObjectKey, at time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("retire %s: %w", k, err)
+	}
+	defer tx.Rollback()
+	var id, site int64
+	err = tx.QueryRowContext(ctx, `SELECT id, site_id FROM av_objects WHERE site_id=? AND device=? AND check_name=?`, k.SiteID, k.Device, k.Check).Scan(&id, &site)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("retire: no monitored object %q at site %d (see report availability --group-by object)", k.Device, k.SiteID)
+	}
+	if err != nil {
+		return fmt.Errorf("retire %s: %w", k, err)
+	}
+	t := ms(at)
+	if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET retired_ms=?, segs=NULL WHERE id=?`, t, id); err != nil {
+		return fmt.Errorf("retire %s: %w", k, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM av_spans WHERE object_id=? AND start_ms >= ?`, id, t); err != nil {
+		return fmt.Errorf("retire %s: %w", k, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE av_spans SET end_ms=? WHERE object_id=? AND (end_ms IS NULL OR end_ms > ?)`, t, id, t); err != nil {
+		return fmt.Errorf("retire %s: %w", k, err)
+	}
+	for y := utcYear(t) - 1; y <= utcYear(t)+1; y++ {
+		if err := rebuildLogYear(ctx, tx, id, site, y); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Rule kinds in av_rules.

@@ -18,7 +18,7 @@ import (
 // newAvailabilityCmd is `availability`: service calendars and targets.
 func newAvailabilityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "availability", Short: "Service calendars, targets and criticality for availability reports"}
-	cmd.AddCommand(newCalendarCmd(), newAvailabilityAssignCmd(), newAvailabilityRulesCmd(), newAvailabilityGapCmd())
+	cmd.AddCommand(newCalendarCmd(), newAvailabilityAssignCmd(), newAvailabilityRulesCmd(), newAvailabilityGapCmd(), newAvailabilityRetireCmd())
 	return cmd
 }
 
@@ -240,5 +240,53 @@ func newAvailabilityRulesCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	return cmd
+}
+
+// newAvailabilityRetireCmd takes a decommissioned device (or service) out
+// of monitoring, so that its silence is not an endless outage.
+func newAvailabilityRetireCmd() *cobra.Command {
+	var f commonFlags
+	var site, device, check, at, tz string
+	cmd := &cobra.Command{
+		Use:   "retire --site S --device D [--check C] [--at TIME]",
+		Short: "Take a decommissioned device or service out of monitoring (reports count it until --at)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if site == "" || device == "" {
+				return errors.New("give --site and --device")
+			}
+			when := time.Now()
+			if at != "" {
+				l, err := time.LoadLocation(tz)
+				if err != nil {
+					return fmt.Errorf("--tz %q: %w", tz, err)
+				}
+				if when, err = availability.ParseTime(at, l); err != nil {
+					return fmt.Errorf("--at: %w", err)
+				}
+			}
+			return withDirectory(cmd.Context(), &f, func(d *tenancy.Directory) error {
+				s, err := d.SiteByName(cmd.Context(), site)
+				if err != nil {
+					return fmt.Errorf("%w (see site list)", err)
+				}
+				if err := availability.Migrate(cmd.Context(), d.DB()); err != nil {
+					return err
+				}
+				if err := availability.Retire(cmd.Context(), d.DB(), availability.ObjectKey{SiteID: s.ID, Device: device, Check: check}, when); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s retired at %s\n", site, device, when.Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&site, "site", "", "site")
+	cmd.Flags().StringVar(&device, "device", "", "device")
+	cmd.Flags().StringVar(&check, "check", "", "only this service of the device")
+	cmd.Flags().StringVar(&at, "at", "", "when it left service (default now)")
+	cmd.Flags().StringVar(&tz, "tz", "Europe/Berlin", "time zone of --at")
 	return cmd
 }
