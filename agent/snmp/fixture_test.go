@@ -347,3 +347,20 @@ func TestCustomProfile(t *testing.T) {
 		t.Fatalf("MIB name must be refused with a hint, got %v", err)
 	}
 }
+
+// Line protocol consumers split on newlines: no field may contain one,
+// even where the device's sysDescr has several lines (Cisco).
+func TestNoNewlinesInOutput(t *testing.T) {
+	pts := pollFixture(t, "cisco-c3750")
+	var buf []byte
+	for i := range pts {
+		buf = metric.AppendLine(buf[:0], &pts[i])
+		if strings.Count(string(buf), "\n") != 1 {
+			t.Fatalf("point spans several lines: %q", buf)
+		}
+	}
+	d := pointFields(byMeas(pts, "snmp_system")[0])["sysDescr"].(string)
+	if !strings.HasPrefix(d, "Cisco IOS Software, C3750") || !strings.Contains(d, "Technical Support") {
+		t.Fatalf("sysDescr: %q", d)
+	}
+}

@@ -77,7 +77,9 @@ func asString(v gosnmp.SnmpPDU) string {
 	switch x := v.Value.(type) {
 	case []byte:
 		if printable(x) {
-			return strings.TrimRight(string(x), "\x00")
+			// Multi-line sysDescr (Cisco) would break line protocol
+			// consumers that split on newlines: keep it on one line.
+			return strings.TrimSpace(oneLine.Replace(strings.TrimRight(string(x), "\x00")))
 		}
 		return hexColon(x)
 	case string:
@@ -87,6 +89,8 @@ func asString(v gosnmp.SnmpPDU) string {
 	}
 	return fmt.Sprint(v.Value)
 }
+
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
 
 func asBytes(v gosnmp.SnmpPDU) []byte {
 	switch x := v.Value.(type) {
