@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"html"
 	"os"
 	"strings"
 	"testing"
@@ -116,6 +117,20 @@ func TestScenarioFromFile(t *testing.T) {
 	}
 	if !strings.Contains(r.Methods[0].Source, "1 : 350") {
 		t.Errorf("device_ratio source = %q, want the scenario's ratio named", r.Methods[0].Source)
+	}
+	for _, format := range []string{"md", "html", "csv"} {
+		var buf bytes.Buffer
+		if err := r.Write(&buf, format); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Tablets für die GS Nord", "+300 endpoint at GS Nord", "scenario +300"} {
+			if format == "csv" && want != "scenario +300" {
+				continue
+			}
+			if !strings.Contains(html.UnescapeString(buf.String()), want) {
+				t.Errorf("%s output lacks %q", format, want)
+			}
+		}
 	}
 	// The inventory is untouched.
 	if len(inv.Sites) != 3 || inv.Sites[1].ContractedPersonDays != 100 || inv.Count()[0].Devices[ClassEndpoint] != 100 {
