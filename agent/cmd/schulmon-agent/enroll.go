@@ -203,6 +203,9 @@ func enrollAgent(ctx context.Context, o enrollOptions) (enrollResult, string, er
 	if err := writeSecret(path, []byte(res.Token+"\n")); err != nil {
 		return enrollResult{}, "", err
 	}
+	if err := matchOwner(path, o.StateDir); err != nil {
+		return enrollResult{}, "", err
+	}
 	return res, path, nil
 }
 

@@ -42,7 +42,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newCheckConfigCmd(), newSiteCmd(), newTokenCmd(), newReportCmd(), newInventoryCmd())
 	root.AddCommand(newOutagesCmd(), newMaintenanceCmd(), newAvailabilityCmd())
-	root.AddCommand(newEnrollmentCmd(), newTLSCmd(), newBackupCmd(), newRestoreCmd())
+	root.AddCommand(newEnrollmentCmd(), newTLSCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	root.AddCommand(newUserCmd())
 	return root
 }

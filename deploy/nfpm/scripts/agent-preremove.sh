@@ -1,0 +1,12 @@
+#!/bin/sh
+# schulmon-agent: before removal (deb: remove; rpm: $1 = 0). Nothing on upgrade.
+set -e
+NAME=schulmon-agent
+case "$1" in
+remove|deconfigure|0)
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now "$NAME.service" >/dev/null 2>&1 || true
+	fi
+	;;
+esac
+exit 0
