@@ -17,10 +17,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"golang.org/x/time/rate"
 
 	"github.com/schulmon/schulmon/agent/snmp/usm"
 	"github.com/schulmon/schulmon/metric"
@@ -39,6 +41,10 @@ type Config struct {
 	// EngineID is this receiver's engine ID in hex, which v3 informs
 	// senders discover; default: derived from the host name.
 	EngineID string `yaml:"engine_id"`
+	// MaxPerSecond limits the traps accepted from one sender (default 20,
+	// bursts of twice that): a flapping port or a trap storm must not
+	// flood the outbox. Excess traps are counted and dropped.
+	MaxPerSecond float64 `yaml:"max_per_second"`
 }
 
 // Validate checks the section.
@@ -48,6 +54,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q is not host:port (e.g. 0.0.0.0:1162): %w", c.Listen, err)
+	}
+	if c.MaxPerSecond < 0 {
+		return fmt.Errorf("max_per_second must not be negative, got %v", c.MaxPerSecond)
 	}
 	for i, u := range c.Users {
 		if err := u.Validate(); err != nil {
@@ -74,6 +83,31 @@ type Receiver struct {
 	Received atomic.Int64
 	Dropped  atomic.Int64
 	ready    chan struct{}
+
+	limMu    sync.Mutex
+	limiters map[netip.Addr]*rate.Limiter
+}
+
+// maxSenders bounds the per-sender limiter table (spoofed sources).
+const maxSenders = 4096
+
+// allow applies the per-sender rate limit.
+func (r *Receiver) allow(src netip.Addr) bool {
+	perSec := r.cfg.MaxPerSecond
+	if perSec == 0 {
+		perSec = 20
+	}
+	r.limMu.Lock()
+	defer r.limMu.Unlock()
+	l := r.limiters[src]
+	if l == nil {
+		if len(r.limiters) >= maxSenders {
+			clear(r.limiters)
+		}
+		l = rate.NewLimiter(rate.Limit(perSec), int(2*perSec)+1)
+		r.limiters[src] = l
+	}
+	return l.Allow()
 }
 
 // Ready is closed once the receiver listens.
@@ -87,8 +121,9 @@ func New(cfg Config, sink Sink, resolve Resolver) (*Receiver, error) {
 	if resolve == nil {
 		resolve = func(netip.Addr) (string, string, bool) { return "", "", false }
 	}
-	r := &Receiver{cfg: cfg, sink: sink, resolve: resolve, ready: make(chan struct{})}
-	tl := gosnmp.NewTrapListener()
+	r := &Receiver{cfg: cfg, sink: sink, resolve: resolve, ready: make(chan struct{}), limiters: map[netip.Addr]*rate.Limiter{}}
+	// Traps with many varbinds exceed gosnmp's default 4 KiB buffer.
+	tl := gosnmp.NewTrapListener().WithBufferSize(65535)
 	params := &gosnmp.GoSNMP{Version: gosnmp.Version2c, Logger: gosnmp.NewLogger(nil), Timeout: 2 * time.Second}
 	if len(cfg.Users) > 0 {
 		engineID := cfg.EngineID
@@ -174,6 +209,12 @@ func (r *Receiver) handle(pkt *gosnmp.SnmpPacket, from *net.UDPAddr) {
 			slog.Warn("snmp trap with unknown community dropped", "from", from.IP.String())
 			return
 		}
+	}
+	if src, ok := netip.AddrFromSlice(from.IP); ok && !r.allow(src.Unmap()) {
+		if r.Dropped.Add(1)%100 == 1 {
+			slog.Warn("snmp traps dropped: sender exceeds max_per_second", "from", from.IP.String())
+		}
+		return
 	}
 	r.Received.Add(1)
 	r.sink.Add(r.Point(pkt, from, time.Now()))

@@ -187,3 +187,32 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("want password length error, got %v", err)
 	}
 }
+
+func TestPerSenderRateLimit(t *testing.T) {
+	snmptrap := snmptrapBin(t, "snmptrap")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	sink := &collect{}
+	r, err := New(Config{Listen: addr, MaxPerSecond: 0.01}, sink, nil) // burst of 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-r.Ready()
+	for i := 0; i < 3; i++ {
+		run(t, snmptrap, "-v2c", "-c", "public", addr, "", "1.3.6.1.6.3.1.1.5.3")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Received.Load()+r.Dropped.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.Received.Load() != 1 || r.Dropped.Load() != 2 {
+		t.Fatalf("received %d, dropped %d; want 1 and 2", r.Received.Load(), r.Dropped.Load())
+	}
+	if p := sink.wait(t, 1)[0]; tagOf(p, "device") != "127.0.0.1" || tagOf(p, "class") != "other" {
+		t.Fatalf("unknown sender tags: %v", p.Tags)
+	}
+}
