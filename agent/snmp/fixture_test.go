@@ -364,3 +364,12 @@ func TestNoNewlinesInOutput(t *testing.T) {
 		t.Fatalf("sysDescr: %q", d)
 	}
 }
+
+// pointFields returns a point's fields as a map.
+func pointFields(p metric.Point) map[string]any {
+	m := map[string]any{}
+	for _, f := range p.Fields {
+		m[f.Key] = f.Value.Any()
+	}
+	return m
+}

@@ -342,9 +342,9 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 // profileNames are the configured profiles or the class defaults.
 func (p *Poller) profileNames(st *targetState) []string {
 	if len(st.target.Profiles) > 0 {
-		out := st.target.Profiles
-		// system scalars are always fetched; only emit the point when asked.
-		return out
+		// The system group is fetched anyway (name, uptime, reachability);
+		// snmp_system is only emitted when "system" is listed.
+		return st.target.Profiles
 	}
 	return profilesFor(st.effectiveClass())
 }

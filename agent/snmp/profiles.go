@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/schulmon/schulmon/metric"
 )
 
 // A profile names the OIDs one aspect of a device needs and turns the
@@ -803,13 +801,4 @@ func buildSensors(b *builder) {
 		f.strIf("units", rw.str(5))
 		b.add(p)
 	}
-}
-
-// pointFields is a test hook: a point's fields as a map.
-func pointFields(p metric.Point) map[string]any {
-	m := map[string]any{}
-	for _, f := range p.Fields {
-		m[f.Key] = f.Value.Any()
-	}
-	return m
 }
