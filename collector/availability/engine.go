@@ -151,6 +151,7 @@ type Engine struct {
 	runID    int64
 	reloaded time.Time
 	sc       scratch
+	dueBuf   []*objState
 	// logDirty are the (object, year) rows of the span log to rewrite
 	// before the current transaction commits.
 	logDirty map[logKey]int64
@@ -902,7 +903,8 @@ func (e *Engine) evaluate(ctx context.Context, now time.Time, all bool) error {
 // due returns the objects whose spans may change at now. It is the part
 // of a tick that scales with the number of objects.
 func (e *Engine) due(now int64, all bool) []*objState {
-	var out []*objState
+	out := e.dueBuf[:0]
+	defer func() { e.dueBuf = out[:0] }()
 	for _, st := range e.list {
 		if all || now >= st.nextCheck {
 			out = append(out, st)
