@@ -109,23 +109,24 @@ func classify(in classifyInput) string {
 	return "other"
 }
 
-// markerPresence turns the GETNEXT answers into the present map.
+// markerPresence turns the GETNEXT answers into the present map. An
+// answer below a marker's subtree means the device implements that MIB.
 func markerPresence(vars []gosnmp.SnmpPDU) (map[string]bool, int64) {
-	present := map[string]bool{}
+	found := map[string]bool{}
 	forward := int64(0)
-	for i, v := range vars {
-		if i >= len(classMarkers) || !present_(v) {
+	for _, v := range vars {
+		if !present(v) {
 			continue
 		}
-		m := classMarkers[i]
-		if strings.HasPrefix(normOID(v.Name), m+".") {
-			present[m] = true
-			if m == "1.3.6.1.2.1.4.1" && normOID(v.Name) == "1.3.6.1.2.1.4.1.0" {
-				forward, _ = asInt(v)
+		name := normOID(v.Name)
+		for _, m := range classMarkers {
+			if strings.HasPrefix(name, m+".") {
+				found[m] = true
 			}
 		}
+		if name == "1.3.6.1.2.1.4.1.0" {
+			forward, _ = asInt(v)
+		}
 	}
-	return present, forward
+	return found, forward
 }
-
-func present_(v gosnmp.SnmpPDU) bool { return present(v) }

@@ -150,6 +150,9 @@ func TestSnmpdV1(t *testing.T) {
 	if f := pointFields(byMeas(pts, "snmp_poll")[0]); f["reachable"] != true || f["error"] != "" {
 		t.Fatalf("v1 poll: %v", f)
 	}
+	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "server" {
+		t.Fatalf("v1 class detection: %q", c)
+	}
 	lo, ok := find(pts, "snmp_if", "ifName", "lo")
 	if !ok || pointFields(lo)["counter_bits"] != int64(32) || pointFields(lo)["ifInOctets"] == nil {
 		t.Fatalf("v1 interface: %v", pointFields(lo))

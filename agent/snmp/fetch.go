@@ -77,19 +77,30 @@ func (s *session) get(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 }
 
 // next does one GETNEXT for several OIDs (used for MIB presence probes).
+// SNMPv1 agents answer noSuchName for the whole request when one OID is
+// past their last object: that OID is dropped and the rest asked again.
 func (s *session) next(oids []string) ([]gosnmp.SnmpPDU, error) {
-	if err := s.check(); err != nil {
-		return nil, err
+	oids = append([]string{}, oids...)
+	for len(oids) > 0 {
+		if err := s.check(); err != nil {
+			return nil, err
+		}
+		pkt, err := s.c.GetNext(oids)
+		if err != nil {
+			return nil, err
+		}
+		if pkt.Error == gosnmp.NoSuchName && s.v1 && int(pkt.ErrorIndex) >= 1 && int(pkt.ErrorIndex) <= len(oids) {
+			k := int(pkt.ErrorIndex) - 1
+			oids = append(oids[:k], oids[k+1:]...)
+			continue
+		}
+		if pkt.Error != gosnmp.NoError {
+			return nil, fmt.Errorf("GETNEXT: agent answered %v", pkt.Error)
+		}
+		s.varbinds += len(pkt.Variables)
+		return pkt.Variables, nil
 	}
-	pkt, err := s.c.GetNext(oids)
-	if err != nil {
-		return nil, err
-	}
-	if pkt.Error != gosnmp.NoError && !(s.v1 && pkt.Error == gosnmp.NoSuchName) {
-		return nil, fmt.Errorf("GETNEXT: agent answered %v", pkt.Error)
-	}
-	s.varbinds += len(pkt.Variables)
-	return pkt.Variables, nil
+	return nil, nil
 }
 
 // columns walks several table columns together: each GETBULK carries every
