@@ -373,3 +373,20 @@ func pointFields(p metric.Point) map[string]any {
 	}
 	return m
 }
+
+// SNMPv1 through the simulator: probe OIDs past the printer's last object
+// make the v1 agent answer noSuchName; detection must still work.
+func TestFixturePrinterV1(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	tg := simTarget(srv, "hp-color-laserjet-m479")
+	tg.Version = "1"
+	p := newPoller(t, Config{Targets: []Target{tg}})
+	pts := pollOnce(t, p, 0)
+	poll := byMeas(pts, "snmp_poll")[0]
+	if f := pointFields(poll); f["reachable"] != true || f["error"] != "" || tagOf(poll, "class") != "printer" {
+		t.Fatalf("v1 printer: %v %v", poll.Tags, f)
+	}
+	if n := len(byMeas(pts, "snmp_printer_supply")); n != 6 {
+		t.Fatalf("v1 printer supplies: %d", n)
+	}
+}
