@@ -161,9 +161,25 @@ type Store struct {
 }
 
 type writeReq struct {
-	lines []byte
-	n     int
-	done  chan error
+	lines  []byte
+	n      int
+	done   chan error
+	influx time.Duration // time of the InfluxDB request it went in, set before done
+}
+
+// Timing collects how long Write calls spent waiting for InfluxDB's
+// answer, so that a caller can tell the collector's own latency from
+// InfluxDB's (the ingest benchmark does). Attach it with WithTiming.
+type Timing struct {
+	Influx time.Duration
+}
+
+type timingKey struct{}
+
+// WithTiming returns a context whose Write calls add their InfluxDB time
+// to t. t must not be shared between concurrent writes.
+func WithTiming(ctx context.Context, t *Timing) context.Context {
+	return context.WithValue(ctx, timingKey{}, t)
 }
 
 // Open connects to InfluxDB (which may be down: points are queued) and
@@ -267,6 +283,9 @@ func (s *Store) Write(ctx context.Context, points []store.Point) error {
 		select {
 		case s.reqs <- r:
 			err := <-r.done
+			if t, ok := ctx.Value(timingKey{}).(*Timing); ok && t != nil {
+				t.Influx += r.influx
+			}
 			if err == nil || isRejected(err) {
 				return nil // a rejection was logged and counted by the writer
 			}
@@ -348,12 +367,15 @@ func (s *Store) writer() {
 					break more
 				}
 			}
+			t0 := time.Now()
 			err := s.send(body, n)
+			took := time.Since(t0)
 			if err != nil && !isRejected(err) {
 				s.healthy.Store(false)
 				s.log.Warn("InfluxDB write failed; queueing the points on disk", "points", n, "err", err)
 			}
 			for _, r := range batch {
+				r.influx = took
 				r.done <- err
 			}
 			if len(body) > 16<<20 {
