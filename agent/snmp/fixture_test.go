@@ -249,6 +249,10 @@ func TestFixturePrinter(t *testing.T) {
 	if c := tagOf(byMeas(pts, "snmp_poll")[0], "class"); c != "printer" {
 		t.Fatalf("class %q, want printer", c)
 	}
+	// The printer's own MAC identifies it in the inventory (first poll).
+	if m := pointFields(byMeas(pts, "snmp_poll")[0])["macs"]; m != "30:24:a9:7a:2b:3c" {
+		t.Fatalf("macs = %v", m)
+	}
 	pr := byMeas(pts, "snmp_printer")
 	if len(pr) != 1 {
 		t.Fatalf("want one snmp_printer, got %d", len(pr))

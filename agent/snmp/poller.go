@@ -72,6 +72,7 @@ type targetState struct {
 	counters   map[string]ifCounters // custom rate columns
 	addrs      []netip.Addr
 	g          *gosnmp.GoSNMP // kept between polls for SNMPv3 only
+	macsAt     time.Time      // when the interface MACs were last reported
 
 	// info is the device name and class as of the last poll, readable
 	// without waiting for a running poll (the trap receiver needs it).
@@ -319,6 +320,9 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 		sp.AddField("sys_uptime_s", metric.Float(float64(st.lastUptime)/100))
 	}
 	sp.AddField("rebooted", metric.Bool(rebooted))
+	if b.macs != "" {
+		sp.AddField("macs", metric.String(b.macs))
+	}
 	if b.s != nil {
 		sp.AddField("requests", metric.Int(int64(b.s.requests)))
 		sp.AddField("varbinds", metric.Int(int64(b.s.varbinds)))
@@ -457,14 +461,25 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 		}
 	}
 
-	// 3. All table columns of all profiles, walked together.
+	// 3. All table columns of all profiles, walked together; once a day
+	// also the interfaces' MAC addresses, which identify the device in
+	// the inventory (a printer's MAC in a switch's forwarding table is
+	// that printer, not another end device).
 	cols := p.columnsFor(st)
+	macsDue := rebooted || b.t.Sub(st.macsAt) > classTTL
+	if macsDue {
+		cols = append(cols, ifPhysAddress)
+	}
 	if len(cols) > 0 {
 		res, err := s.columns(cols)
 		if err != nil {
 			return wrap(fmt.Errorf("walk tables: %w", err)), true, rebooted
 		}
 		b.r.cols = res
+	}
+	if macsDue {
+		b.macs = deviceMACs(b.r.cols[ifPhysAddress])
+		st.macsAt = b.t
 	}
 	return nil, true, rebooted
 }
@@ -567,4 +582,28 @@ func Run(ctx context.Context, cfg Config, sink Sink, opts ...Option) error {
 	err = p.Run(ctx, sink)
 	wg.Wait()
 	return err
+}
+
+// ifPhysAddress is IF-MIB's interface MAC column.
+const ifPhysAddress = ifEntry + "6"
+
+// maxDeviceMACs caps the macs field (a chassis switch has hundreds).
+const maxDeviceMACs = 64
+
+// deviceMACs lists the distinct unicast MACs of a device's interfaces.
+func deviceMACs(vals []gosnmp.SnmpPDU) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range vals {
+		b := asBytes(v)
+		if len(b) != 6 || b[0]&1 == 1 || (b[0]|b[1]|b[2]|b[3]|b[4]|b[5]) == 0 {
+			continue
+		}
+		m := hexColon(b)
+		if !seen[m] && len(out) < maxDeviceMACs {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ",")
 }

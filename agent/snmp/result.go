@@ -96,6 +96,8 @@ type builder struct {
 	device string
 	class  string
 	points []metric.Point
+	// macs are the device's interface MACs when fetched in this poll.
+	macs string
 	// closeConn closes the target's socket once all profiles are built.
 	closeConn func() error
 }
