@@ -155,8 +155,8 @@ func (c *Config) Validate() error {
 	if _, err := outbox.ParseSyncPolicy(c.Outbox.Sync); err != nil {
 		return fmt.Errorf("outbox.sync: %w", err)
 	}
-	if c.Outbox.MaxBytes < 64<<10 {
-		return fmt.Errorf("outbox.max_bytes %d is too small: use at least 65536 (64 KiB); the default is 536870912 (512 MiB)", c.Outbox.MaxBytes)
+	if c.Outbox.MaxBytes < 16<<10 {
+		return fmt.Errorf("outbox.max_bytes %d is too small: use at least 16384 (16 KiB); the default is 536870912 (512 MiB)", c.Outbox.MaxBytes)
 	}
 	if c.Outbox.MaxAge <= 0 {
 		return fmt.Errorf("outbox.max_age must be positive, got %s (default 168h)", c.Outbox.MaxAge)

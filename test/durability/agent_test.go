@@ -266,10 +266,8 @@ func TestOutboxLimitDropsOldestAndReports(t *testing.T) {
 	c := testenv.StartCollector(t, "")
 	token := c.Token("gs-full", "Kommune")
 	c.Stop()
-	a := newAgent(t, c.URL, token, "srv-full", t.TempDir(), "outbox:\n  max_bytes: 65536\n")
-	// More points per round: every input.
-	cfg, _ := os.ReadFile(a.config)
-	os.WriteFile(a.config, bytes.Replace(cfg, []byte("inputs: [cpu, mem]\n"), nil, 1), 0o600)
+	// The smallest outbox (16 KiB, four 4 KiB segments) fills in ~15 s.
+	a := newAgent(t, c.URL, token, "srv-full", t.TempDir(), "outbox:\n  max_bytes: 16384\n")
 	started := time.Now()
 	a.start()
 	waitFor(t, 90*time.Second, "the outbox to overflow", func() bool { return strings.Contains(a.log.String(), "outbox full") })
