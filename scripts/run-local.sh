@@ -16,8 +16,14 @@ col=("$BIN/schulmon-collector")
 if [ ! -s "$DATA/agent-token" ]; then
   "${col[@]}" site add demo-schule --municipality Demo-Stadt --school-type grundschule --data-dir "$DATA/collector" >/dev/null
   "${col[@]}" token create --data-dir "$DATA/collector" --site demo-schule --municipality Demo-Stadt --description "make run" | tail -n 1 > "$DATA/agent-token"
-  "${col[@]}" token create --data-dir "$DATA/collector" --role operator --description "make run web login" | tail -n 1 > "$DATA/operator-token"
+  "${col[@]}" token create --data-dir "$DATA/collector" --role operator --description "make run API" | tail -n 1 > "$DATA/operator-token"
   chmod 600 "$DATA/agent-token" "$DATA/operator-token"
+fi
+if [ ! -s "$DATA/web-password" ]; then
+  # A demo operator for the web UI with a random password.
+  (umask 077; head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 20 > "$DATA/web-password")
+  "${col[@]}" user add admin --role operator --password-file "$DATA/web-password" --data-dir "$DATA/collector" >/dev/null 2>&1 \
+    || "${col[@]}" user passwd admin --password-file "$DATA/web-password" --data-dir "$DATA/collector" >/dev/null
 fi
 cat > "$DATA/agent.yaml" <<YAML
 collector:
@@ -51,6 +57,7 @@ done
 pids+=($!)
 
 echo "schulmon is running: http://$ADDR/"
-echo "  web login token (operator): $(cat "$DATA/operator-token")"
+echo "  web login: user admin, password $(cat "$DATA/web-password") (stored in $DATA/web-password)"
+echo "  API token (operator): $(cat "$DATA/operator-token")"
 echo "  logs: $DATA/collector.log, $DATA/agent.log — Ctrl-C stops both"
 wait -n "${pids[@]}" || true

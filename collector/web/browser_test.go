@@ -56,8 +56,16 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
+// unlabelled lists the form fields without a label (for=, wrapping label
+// or aria-label) and images without alternative text.
+const unlabelled = `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(e =>
+	!(e.id && document.querySelector("label[for='" + e.id + "']")) && !e.closest("label") && !e.getAttribute("aria-label")).map(e => e.name || e.outerHTML)`
+
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	if bad := eval[[]string](t, ctx, unlabelled); len(bad) > 0 {
+		t.Errorf("%s page: form fields without a label: %v", name, bad)
+	}
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

@@ -81,11 +81,13 @@ type UI struct {
 	tmpl    map[string]*template.Template
 	limiter *users.Limiter
 
-	mu       sync.Mutex
-	states   StateSource
-	avCache  map[string]avCacheEntry
-	staffing *staffing.Handler
-	events   *events.Store
+	mu      sync.Mutex
+	states  StateSource
+	avCache map[string]avCacheEntry
+	// avRefreshing is set while a background refresh of avCache runs.
+	avRefreshing bool
+	staffing     *staffing.Handler
+	events       *events.Store
 }
 
 const sessionCookie = "schulmon_session"
