@@ -144,7 +144,7 @@ func TestEndToEndAgentOutageAlertRecoveryReport(t *testing.T) {
 	if len(outs) != 1 || !outs[0].Ongoing || outs[0].Cause != availability.CauseHeartbeatLost || outs[0].Device != "srv-e2e" {
 		fail("outages %+v, want one ongoing heartbeat_lost outage of srv-e2e", outs)
 	}
-	if d := outs[0].Start.Sub(stopped); d < -5*time.Second || d > 5*time.Second {
+	if d := outs[0].Start.Sub(stopped); d < -10*time.Second || d > 10*time.Second {
 		fail("outage starts %v after the agent stopped, want about when it stopped", d)
 	}
 	waitFor("the down alert", 10*time.Second, func() bool { return len(kinds()) >= 1 })
