@@ -68,16 +68,48 @@ func binaries(t *testing.T) string {
 		if buildErr = run(root+"/", "./agent/cmd/schulmon-agent", "./collector/cmd/schulmon-collector"); buildErr != nil {
 			return
 		}
-		for _, p := range []string{"http", "tcp", "ping", "dns"} {
-			if buildErr = run(filepath.Join(root, "plugins", "schulmon-plugin-"+p), "./plugins/"+p); buildErr != nil {
-				return
-			}
-		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return buildDir
+}
+
+var (
+	pluginsOnce sync.Once
+	pluginsErr  error
+)
+
+// withPlugins adds the bundled check plugins to binaries (the agent
+// package needs them).
+func withPlugins(t *testing.T) string {
+	t.Helper()
+	dir := binaries(t)
+	pluginsOnce.Do(func() {
+		out := filepath.Join(dir, "dist", "pkgroot", "plugins") + "/"
+		args := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out}
+		for _, p := range []string{"http", "tcp", "ping", "dns"} {
+			args = append(args, "./plugins/"+p)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = repo(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			pluginsErr = fmt.Errorf("go build plugins: %v\n%s", err, b)
+			return
+		}
+		// go build -o DIR/ names them after their folders.
+		for _, p := range []string{"http", "tcp", "ping", "dns"} {
+			if err := os.Rename(out+p, out+"schulmon-plugin-"+p); err != nil {
+				pluginsErr = err
+				return
+			}
+		}
+	})
+	if pluginsErr != nil {
+		t.Fatal(pluginsErr)
+	}
+	return dir
 }
 
 // unit is a parsed systemd unit file: section → key → values in order.
@@ -145,4 +177,13 @@ type nfpmConfig struct {
 		Type string `yaml:"type"`
 	} `yaml:"contents"`
 	Scripts map[string]string `yaml:"scripts"`
+}
+
+// checkCollectorConfig runs the collector's own strict config check.
+func checkCollectorConfig(t *testing.T, path string) {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(binaries(t), "dist", "pkgroot", "schulmon-collector"), "check-config", "--config", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Errorf("schulmon-collector check-config %s: %v\n%s", path, err, out)
+	}
 }
