@@ -40,7 +40,7 @@ const (
 func Binary() (string, error) {
 	if p := os.Getenv("SCHULMON_INFLUXD"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("SCHULMON_INFLUXD=%s: %w", p, err)
+			return "", fmt.Errorf("SCHULMON_INFLUXD=%s: %w: point it at an influxd 1.8.10 binary or unset it and run make deps", p, err)
 		}
 		return p, nil
 	}
