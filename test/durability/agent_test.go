@@ -208,6 +208,58 @@ func TestCollectorOutageLosesNothing(t *testing.T) {
 	if !strings.Contains(a.log.String(), "sending to the collector failed") {
 		t.Fatalf("the agent did not notice the outage; log:\n%s", a.log.String())
 	}
+
+	// Availability: the buffered heartbeats prove the server was up while
+	// the collector was away; no down or unknown time may remain recorded
+	// for it over the cut once they are in (the engine may need a tick).
+	var bad []string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		bad = availabilityGaps(t, c, token, down, up)
+		if len(bad) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(bad) > 0 {
+		t.Errorf("availability after the replay: %s", strings.Join(bad, "; "))
+	}
+}
+
+// availabilityGaps lists down or unknown periods of srv-outage that
+// overlap [down, up).
+func availabilityGaps(t *testing.T, c *testenv.Collector, token string, down, up time.Time) []string {
+	t.Helper()
+	var bad []string
+	for _, state := range []string{"down", "unknown"} {
+		var outs []struct {
+			Start time.Time  `json:"start"`
+			End   *time.Time `json:"end"`
+		}
+		req, _ := http.NewRequest("GET", c.URL+"/api/v1/outages?site=gs-outage&device=srv-outage&state="+state, nil)
+		req.Header.Set("Authorization", "Token "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+			t.Fatalf("outages API: %d (is the availability engine attached?)", resp.StatusCode)
+		}
+		json.NewDecoder(resp.Body).Decode(&outs)
+		resp.Body.Close()
+		for _, o := range outs {
+			end, ongoing := time.Now(), true
+			if o.End != nil {
+				end, ongoing = *o.End, false
+			}
+			if o.Start.Before(up) && end.After(down) {
+				bad = append(bad, fmt.Sprintf("%s from %s to %s (ongoing %v) during the collector outage %s–%s", state,
+					o.Start.Format("15:04:05"), end.Format("15:04:05"), ongoing, down.Format("15:04:05"), up.Format("15:04:05")))
+			}
+		}
+	}
+	return bad
 }
 
 // TestAgentKill9WhileSendingLosesNothing kills the agent with SIGKILL
