@@ -446,7 +446,15 @@ func (r *runner) baseTags() map[string]string {
 	return t
 }
 
+// maxMessage bounds a check's message: it is stored with every point, and
+// a plugin that returns a whole web page as its message should not fill
+// the outbox.
+const maxMessage = 4096
+
 func (r *runner) checkPoint(at time.Time, st sdk.Status, msg string, dur time.Duration, extra []metric.Field) metric.Point {
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage-3], "") + "..."
+	}
 	fields := map[string]metric.Value{
 		"status":     metric.Int(int64(st)),
 		"message":    metric.String(msg),
