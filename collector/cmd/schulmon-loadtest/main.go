@@ -63,6 +63,7 @@ type options struct {
 	keep      bool
 	jsonOut   bool
 	sharedCon bool
+	collLog   string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&o.dataDir, "data-dir", "", "collector data directory; reused with its tokens if it holds a previous run's (default: a new temporary one)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.StringVar(&o.collLog, "collector-log", "", "write the collector's log to this file")
 	flag.BoolVar(&o.sharedCon, "shared-connections", false, "share a connection pool between agents instead of one connection each")
 	flag.Parse()
 	if o.warmup == 0 {
@@ -186,7 +188,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll, err := startCollector(ctx, bin, dir, log)
+	coll, err := startCollector(ctx, bin, dir, o.collLog, log)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +540,15 @@ type collector struct {
 
 var listenRE = regexp.MustCompile(`url=(http://\S+)`)
 
-func startCollector(ctx context.Context, bin, dir string, log *slog.Logger) (*collector, error) {
+func startCollector(ctx context.Context, bin, dir, logPath string, log *slog.Logger) (*collector, error) {
+	var logFile io.Writer = io.Discard
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, fmt.Errorf("create collector log: %w", err)
+		}
+		logFile = f // closed when the process exits
+	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -554,6 +564,7 @@ func startCollector(ctx context.Context, bin, dir string, log *slog.Logger) (*co
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			fmt.Fprintln(logFile, line)
 			if m := listenRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "listening") {
 				select {
 				case urlc <- m[1]:
