@@ -288,7 +288,7 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 	defer cancel()
 
 	b := &builder{st: st, t: start, r: &pollResult{}}
-	pollErr, reachable, rebooted := p.fetch(ctx, st, b)
+	reachable, rebooted, pollErr := p.fetch(ctx, st, b)
 	if b.closeConn != nil {
 		defer b.closeConn()
 	}
@@ -364,7 +364,7 @@ func (e *PollError) Error() string { return fmt.Sprintf("poll %s: %v", e.Target,
 func (e *PollError) Unwrap() error { return e.Err }
 
 // fetch runs the requests of one poll.
-func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err error, reachable, rebooted bool) {
+func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (reachable, rebooted bool, err error) {
 	t := &st.target
 	tries := *t.Retries + 1
 	wrap := func(e error) error {
@@ -388,7 +388,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	tries = g.Retries + 1
 	g.Context = ctx
 	if err := g.Connect(); err != nil {
-		return wrap(fmt.Errorf("connect: %w", err)), false, false
+		return false, false, wrap(fmt.Errorf("connect: %w", err))
 	}
 	b.closeConn = g.Close // after the profiles' follow-up requests
 	defer func() {
@@ -409,10 +409,10 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	}
 	vals, err := s.get(scalars)
 	if err != nil {
-		return wrap(err), false, false
+		return false, false, wrap(err)
 	}
 	if len(vals) == 0 {
-		return wrap(errors.New("agent answered but has no system group (sysDescr, sysUpTime…)")), true, false
+		return true, false, wrap(errors.New("agent answered but has no system group (sysDescr, sysUpTime…)"))
 	}
 	b.r.scalars = vals
 	if v, ok := vals[oidSysName]; ok {
@@ -437,7 +437,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	if t.Class == "" && (st.class == "" || b.t.Sub(st.classAt) > classTTL) {
 		vars, err := s.next(classMarkers)
 		if err != nil {
-			return wrap(fmt.Errorf("detect device class: %w", err)), true, rebooted
+			return true, rebooted, wrap(fmt.Errorf("detect device class: %w", err))
 		}
 		present, fwd := markerPresence(vars)
 		services := int64(-1)
@@ -453,7 +453,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 		if !known {
 			more, err := s.get(p.scalarsFor(st))
 			if err != nil {
-				return wrap(err), true, rebooted
+				return true, rebooted, wrap(err)
 			}
 			for k, v := range more {
 				b.r.scalars[k] = v
@@ -473,7 +473,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 	if len(cols) > 0 {
 		res, err := s.columns(cols)
 		if err != nil {
-			return wrap(fmt.Errorf("walk tables: %w", err)), true, rebooted
+			return true, rebooted, wrap(fmt.Errorf("walk tables: %w", err))
 		}
 		b.r.cols = res
 	}
@@ -481,7 +481,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (err er
 		b.macs = deviceMACs(b.r.cols[ifPhysAddress])
 		st.macsAt = b.t
 	}
-	return nil, true, rebooted
+	return true, rebooted, nil
 }
 
 func (p *Poller) scalarsFor(st *targetState) []string {
