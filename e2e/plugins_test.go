@@ -10,26 +10,42 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/schulmon/schulmon/internal/testenv"
 )
 
-// buildCheckPlugins builds the named plugin packages into a fresh plugin
-// directory as schulmon-plugin-<name>.
-func buildCheckPlugins(t *testing.T, pkgs map[string]string) string {
+var (
+	pluginsOnce sync.Once
+	pluginsDir  string
+	pluginsErr  error
+)
+
+// checkPlugins builds the tcp plugin and the panicking test plugin once per
+// test process into a plugin directory, as schulmon-plugin-<name>.
+func checkPlugins(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, pkg := range pkgs {
-		cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(dir, "schulmon-plugin-"+name), pkg)
-		cmd.Dir = testenv.RepoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build plugin %s: %v\n%s", name, err, out)
+	pluginsOnce.Do(func() {
+		pluginsDir, pluginsErr = os.MkdirTemp("", "schulmon-e2e-plugins-")
+		if pluginsErr != nil {
+			return
 		}
+		for name, pkg := range map[string]string{"tcp": "./plugins/tcp", "panic": "./agent/pluginhost/testdata/panic"} {
+			cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(pluginsDir, "schulmon-plugin-"+name), pkg)
+			cmd.Dir = testenv.RepoRoot()
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				pluginsErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if pluginsErr != nil {
+		t.Fatal(pluginsErr)
 	}
-	return dir
+	return pluginsDir
 }
 
 // TestCheckPluginResultsReachCollector runs the real agent with check
@@ -39,10 +55,7 @@ func buildCheckPlugins(t *testing.T, pkgs map[string]string) string {
 // is reported unknown, and the agent keeps reporting.
 func TestCheckPluginResultsReachCollector(t *testing.T) {
 	bin := testenv.Binaries(t)
-	plugins := buildCheckPlugins(t, map[string]string{
-		"tcp":   "./plugins/tcp",
-		"panic": "./agent/pluginhost/testdata/panic",
-	})
+	plugins := checkPlugins(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +173,7 @@ plugins:
 // `plugins test` runs the checks once and fails when one cannot run.
 func TestPluginsCommands(t *testing.T) {
 	bin := testenv.Binaries(t)
-	plugins := buildCheckPlugins(t, map[string]string{"tcp": "./plugins/tcp"})
+	plugins := checkPlugins(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
