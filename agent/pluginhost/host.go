@@ -253,9 +253,9 @@ func (r *runner) callError(call string, err error) error {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
 		return r.errorf("hung: %s did not answer within the timeout of %s; killed", call, r.inst.Timeout)
 	}
-	// Give go-plugin a moment to notice the process exit, so that a crash
-	// is reported as one with its panic line.
-	for i := 0; i < 20 && r.client != nil && !r.client.Exited(); i++ {
+	// Give go-plugin a moment (up to 2 s on a loaded machine) to notice the
+	// process exit, so that a crash is reported as one with its panic line.
+	for i := 0; i < 200 && r.client != nil && !r.client.Exited(); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if r.client != nil && r.client.Exited() {
