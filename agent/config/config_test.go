@@ -21,14 +21,14 @@ func TestEmptyFileIsTheDefaults(t *testing.T) {
 func TestStrictAndValidated(t *testing.T) {
 	cases := map[string]string{
 		"collector:\n  url: http://x\n  colour: red\n":                 "line 3: field colour not found",
-		"interval: 500ms\n":                                             "interval 500ms is too short",
-		"collector:\n  url: http://10.1.2.3:8086\n":                     "plain HTTP to another host",
-		"collector:\n  url: ftp://x\n":                                  "want http(s)://HOST:PORT",
-		"class: toaster\n":                                              "class \"toaster\"",
-		"inputs: [cpu, gpu]\n":                                          "unknown input \"gpu\"",
-		"collector:\n  token: a\n  token_file: /x\n":                    "token or token_file, not both",
-		"log:\n  level: loud\n":                                         "unknown level",
-		"interval: ten\n":                                               "cannot unmarshal",
+		"interval: 500ms\n":                                            "interval 500ms is too short",
+		"collector:\n  url: http://10.1.2.3:8086\n":                    "plain HTTP to another host",
+		"collector:\n  url: ftp://x\n":                                 "want http(s)://HOST:PORT",
+		"class: toaster\n":                                             "class \"toaster\"",
+		"inputs: [cpu, gpu]\n":                                         "unknown input \"gpu\"",
+		"collector:\n  token: a\n  token_file: /x\n":                   "token or token_file, not both",
+		"log:\n  level: loud\n":                                        "unknown level",
+		"interval: ten\n":                                              "cannot unmarshal",
 		"collector:\n  url: https://c.example:8086\n  batch_size: 0\n": "batch_size must be at least 1",
 	}
 	for in, want := range cases {
