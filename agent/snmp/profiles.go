@@ -117,6 +117,7 @@ const (
 	ifSpeed       = ifEntry + "5"
 	ifAdminStatus = ifEntry + "7"
 	ifOperStatus  = ifEntry + "8"
+	ifLastChange  = ifEntry + "9"
 	ifInOctets    = ifEntry + "10"
 	ifInUcast     = ifEntry + "11"
 	ifInDiscards  = ifEntry + "13"
@@ -140,7 +141,7 @@ const (
 	ifDiscontinuity = ifXEntry + "19"
 )
 
-var ifBaseCols = []string{ifDescr, ifType, ifAdminStatus, ifOperStatus, ifInDiscards, ifInErrors, ifOutDiscards, ifOutErrors, ifName, ifAlias, ifHighSpeed}
+var ifBaseCols = []string{ifDescr, ifType, ifAdminStatus, ifOperStatus, ifLastChange, ifInDiscards, ifInErrors, ifOutDiscards, ifOutErrors, ifName, ifAlias, ifHighSpeed}
 var ifHCCols = []string{ifHCInOctets, ifHCOutOctets, ifHCInUcast, ifHCOutUcast, ifHCInMulticast, ifHCInBroadcast, ifHCOutMcast, ifHCOutBcast, ifDiscontinuity}
 var if32Cols = []string{ifSpeed, ifInOctets, ifOutOctets, ifInUcast, ifOutUcast}
 
@@ -161,15 +162,6 @@ func ifColumns(st *targetState) []string {
 // Column positions in the row built by buildInterfaces.
 var ifAllCols = append(append(append([]string{}, ifBaseCols...), ifHCCols...), if32Cols...)
 
-func colIdx(cols []string, c string) int {
-	for i, x := range cols {
-		if x == c {
-			return i
-		}
-	}
-	panic("snmp: unknown column " + c)
-}
-
 var ifRawNames = map[string]string{
 	ifInDiscards: "ifInDiscards", ifInErrors: "ifInErrors", ifOutDiscards: "ifOutDiscards", ifOutErrors: "ifOutErrors",
 	ifHCInOctets: "ifHCInOctets", ifHCOutOctets: "ifHCOutOctets", ifHCInUcast: "ifHCInUcastPkts", ifHCOutUcast: "ifHCOutUcastPkts",
@@ -177,9 +169,22 @@ var ifRawNames = map[string]string{
 	ifInOctets: "ifInOctets", ifOutOctets: "ifOutOctets", ifInUcast: "ifInUcastPkts", ifOutUcast: "ifOutUcastPkts",
 }
 
+// ifPos maps a column to its position in ifAllCols.
+var ifPos = func() map[string]int {
+	m := make(map[string]int, len(ifAllCols))
+	for i, c := range ifAllCols {
+		m[c] = i
+	}
+	return m
+}()
+
 func buildInterfaces(b *builder) {
-	c := func(x string) int { return colIdx(ifAllCols, x) }
+	c := func(x string) int { return ifPos[x] }
 	rows := b.r.rows(ifAllCols...)
+	uptime, haveUptime := uint64(0), false
+	if v, ok := b.r.scalar(oidSysUpTime); ok {
+		uptime, haveUptime = asUint(v)
+	}
 	sawHC := false
 	seen := make(map[int]bool, len(rows))
 	for _, rw := range rows {
@@ -201,6 +206,24 @@ func buildInterfaces(b *builder) {
 		f.int("ifAdminStatus", n, ok)
 		n, ok = rw.int(c(ifOperStatus))
 		f.int("ifOperStatus", n, ok)
+		prev := b.st.ifs[idx]
+		cur := ifCounters{t: b.t}
+		// A port that flaps between two polls may look "up" at both:
+		// ifLastChange moving tells that its status changed meanwhile.
+		if lc, ok := rw.uint(c(ifLastChange)); ok {
+			f.uint("ifLastChange", lc, true)
+			cur.lastChange, cur.haveLastChange = lc, true
+			if haveUptime && uptime >= lc {
+				f.float("last_change_s", float64(uptime-lc)/100, true)
+			}
+			if prev.haveLastChange {
+				changed := int64(0)
+				if lc != prev.lastChange {
+					changed = 1
+				}
+				f.int("status_changed", changed, true)
+			}
+		}
 		speed := 0.0
 		if u, ok := rw.uint(c(ifHighSpeed)); ok {
 			f.uint("ifHighSpeed", u, true)
@@ -217,7 +240,6 @@ func buildInterfaces(b *builder) {
 			f.uint(ifRawNames[col], u, ok)
 		}
 		// Rates from the 64-bit counters where the row has them.
-		cur := ifCounters{t: b.t}
 		if in, ok1 := rw.uint(c(ifHCInOctets)); ok1 {
 			if out, ok2 := rw.uint(c(ifHCOutOctets)); ok2 {
 				cur.in, cur.out, cur.bits, cur.valid = in, out, 64, true
@@ -236,7 +258,7 @@ func buildInterfaces(b *builder) {
 		}
 		if cur.valid {
 			f.int("counter_bits", int64(cur.bits), true)
-			if inBps, outBps, ok := ifRates(b.st.ifs[idx], cur, speed); ok {
+			if inBps, outBps, ok := ifRates(prev, cur, speed); ok {
 				f.float("in_bps", inBps, true)
 				f.float("out_bps", outBps, true)
 				if speed > 0 {
@@ -244,9 +266,9 @@ func buildInterfaces(b *builder) {
 					f.float("out_util_pct", outBps/speed*100, true)
 				}
 			}
-			b.st.ifs[idx] = cur
-			seen[idx] = true
 		}
+		b.st.ifs[idx] = cur
+		seen[idx] = true
 		b.add(p)
 	}
 	for idx := range b.st.ifs {

@@ -54,7 +54,10 @@ type ifCounters struct {
 	in, out       uint64
 	bits          int
 	discontinuity uint64 // ifCounterDiscontinuityTime
-	valid         bool
+	valid         bool   // in/out hold a sample
+	// ifLastChange (TimeTicks) as of this sample.
+	lastChange     uint64
+	haveLastChange bool
 }
 
 // ifRates computes in/out bits per second between two samples. speedBps

@@ -129,8 +129,13 @@ func TestPollerRatesAndReboot(t *testing.T) {
 	}
 	next := setValue(base, ifHCInOctets+".25", in0+125_000_000)
 	next = setValue(next, oidSysUpTime, uint32(uptime0+1000))
+	next = setValue(next, ifLastChange+".7", uint32(uptime0+500)) // port 7 flapped in between
 	set(next)
 	second := pollOnce(t, p, 0)
+	p7, _ := find(second, "snmp_if", "ifName", "7")
+	if f := pointFields(p7); f["status_changed"] != int64(1) || f["last_change_s"] != 5.0 {
+		t.Fatalf("flapped port 7: %v", f)
+	}
 	up1, _ := find(second, "snmp_if", "ifName", "25")
 	f := pointFields(up1)
 	bps, ok := f["in_bps"].(float64)
@@ -139,6 +144,9 @@ func TestPollerRatesAndReboot(t *testing.T) {
 	}
 	if u := f["in_util_pct"].(float64); u < 0.9 || u > 1.02 {
 		t.Fatalf("utilisation of 10 Gbit/s uplink = %v %%, want about 1", u)
+	}
+	if pointFields(up1)["status_changed"] != int64(0) {
+		t.Fatalf("uplink did not change: %v", pointFields(up1))
 	}
 	if pointFields(byMeas(second, "snmp_poll")[0])["rebooted"] != false {
 		t.Fatal("no reboot happened")

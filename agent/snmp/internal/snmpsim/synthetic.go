@@ -38,6 +38,7 @@ func SyntheticSwitch(name string, ports int, seed uint64) []gosnmp.SnmpPDU {
 		e(5, gosnmp.Gauge32, uint(1000000000))
 		e(7, gosnmp.Integer, 1)
 		e(8, gosnmp.Integer, 1+int(p%3/2))
+		e(9, gosnmp.TimeTicks, uint32(1000+p))
 		e(10, gosnmp.Counter32, uint(in%(1<<32)))
 		e(11, gosnmp.Counter32, uint((in/700)%(1<<32)))
 		e(13, gosnmp.Counter32, uint(rnd()%100))
