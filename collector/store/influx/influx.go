@@ -247,9 +247,12 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.log.Info("InfluxDB queue holds points from before; writing them first", "points", st.PendingPoints, "bytes", st.Bytes)
 		s.healthy.Store(false)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, min(5*time.Second, opt.WriteTimeout))
 	if ok, err := s.client.Ping(pctx); !ok {
 		s.log.Warn("InfluxDB does not answer; points are queued until it does", "url", opt.URL, "err", err)
+		if err != nil {
+			s.lastErr.Store("ping: " + err.Error())
+		}
 		s.healthy.Store(false)
 	}
 	cancel()

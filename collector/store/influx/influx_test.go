@@ -2,12 +2,19 @@ package influx
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,5 +257,94 @@ func TestFluxString(t *testing.T) {
 	}
 	if FluxDuration(5*time.Minute) != "300s" || FluxDuration(1500*time.Millisecond) != "1500000000ns" {
 		t.Error("FluxDuration")
+	}
+}
+
+// A hanging InfluxDB (accepts, never answers) counts as down after
+// write_timeout: the writes are acknowledged from the queue.
+func TestHangingInfluxDBTimesOutIntoQueue(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	s := openStore(t, "http://"+ln.Addr().String(), "db", func(o *Options) { o.WriteTimeout = 500 * time.Millisecond; o.RetryInterval = time.Hour; o.MaxRetryInterval = time.Hour })
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC).UnixNano()
+	// The failed ping at Open marks InfluxDB down; with an empty queue the
+	// next write probes it directly again.
+	for deadline := time.Now().Add(10 * time.Second); !s.Stats().Healthy; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("store does not probe InfluxDB again with an empty queue")
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=%di %d\n", i, ts+int64(i)), "GS Nord", "srv1", "server")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.QueuedPoints != 2 || st.PendingPoints != 2 || st.Healthy || st.WrittenPoints != 0 || st.WriteErrors == 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if !strings.Contains(s.LastError(), "deadline") && !strings.Contains(s.LastError(), "timeout") {
+		t.Fatalf("last error should say it timed out: %s", s.LastError())
+	}
+}
+
+// HTTPS to InfluxDB with a private CA (tls.ca_file): a TLS proxy with a
+// test certificate in front of the real influxd.
+func TestTLSWithCAFile(t *testing.T) {
+	srv := influxtest.Shared(t)
+	bucket := srv.NewDatabase(t)
+	target, _ := url.Parse(srv.URL)
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Without the CA the certificate is not trusted: points are queued.
+	s0 := openStore(t, proxy.URL, bucket, func(o *Options) { o.RetryInterval = time.Hour; o.MaxRetryInterval = time.Hour })
+	ts := time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC).UnixNano()
+	if err := s0.Write(context.Background(), points(t, fmt.Sprintf("mem,host=srv1 used=1i %d\n", ts), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatal(err)
+	}
+	if st := s0.Stats(); st.QueuedPoints != 1 || st.WrittenPoints != 0 || !strings.Contains(s0.LastError(), "certificate") {
+		t.Fatalf("untrusted certificate: %+v, %s", st, s0.LastError())
+	}
+	s := openStore(t, proxy.URL, bucket, func(o *Options) { o.CAFile = caFile })
+	if err := s.Write(context.Background(), points(t, fmt.Sprintf("mem,host=srv1 used=2i %d\n", ts+1), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.WrittenPoints != 1 || st.QueuedPoints != 0 {
+		t.Fatalf("with ca_file: %+v (%s)", st, s.LastError())
+	}
+	series, err := s.Query(context.Background(), store.Query{Site: "GS Nord", Device: "srv1", Measurement: "mem", Field: "used", From: time.Unix(0, ts), To: time.Unix(0, ts+10)})
+	if err != nil || len(series) != 1 || len(series[0].Samples) != 1 || series[0].Samples[0].Value != 2 {
+		t.Fatalf("query over TLS: %+v, %v", series, err)
+	}
+	if _, err := Open(context.Background(), Options{URL: proxy.URL, Bucket: bucket, QueueDir: t.TempDir(), CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil || !strings.Contains(err.Error(), "CA file") {
+		t.Fatalf("missing CA file: %v", err)
 	}
 }
