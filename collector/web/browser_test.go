@@ -33,7 +33,7 @@ func browser(t *testing.T) context.Context {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 180*time.Second)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	// A German browser, as schools have.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
@@ -228,7 +228,16 @@ func TestBrowserOperator(t *testing.T) {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "users")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#lang-switch")), chromedp.WaitVisible(chromedp.CSS(`html[lang="en"] #users`))); err != nil {
+	// An enrollment token for a school's agent, shown once.
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/admin/enrollment"), chromedp.WaitVisible(chromedp.CSS("#en-site")),
+		chromedp.Submit(chromedp.CSS("#en-site")), chromedp.WaitVisible(chromedp.CSS("#new-enrollment"))); err != nil {
+		t.Fatalf("enrollment token: %v", err)
+	}
+	if tok := text(t, ctx, "#new-enrollment"); len(tok) < 20 {
+		t.Errorf("enrollment token %q", tok)
+	}
+	screenshot(t, ctx, "enrollment")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#lang-switch")), chromedp.WaitVisible(chromedp.CSS(`html[lang="en"] main h1`))); err != nil {
 		t.Fatal(err)
 	}
 	if got := eval[string](t, ctx, `document.documentElement.lang`); got != "en" {

@@ -32,11 +32,22 @@ const (
 	pwPlanner  = "planer-passwort-1"
 )
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith lets the test change the configuration; base is the URL the
+// collector will serve on.
+func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	if configure != nil {
+		configure(&cfg, "http://"+ln.Addr().String())
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
@@ -47,10 +58,6 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	srv.Web.SetAvailability(att.Engine)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })

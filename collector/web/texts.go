@@ -65,7 +65,7 @@ var texts = map[string]map[string]string{
 		"revoked": "Widerrufen", "revoke": "Widerrufen", "token_once": "Das Token wird nur dieses eine Mal angezeigt:", "active": "aktiv",
 		"csv_file": "CSV-Datei", "append": "zu früheren Importen hinzufügen (sonst ersetzen)", "import": "Importieren", "choose_csv": "Bitte eine CSV-Datei wählen.",
 		"imported": "%d Geräte aus %d Zeilen von %s importiert.", "csv_help": "Spalten: municipality, site, class, count, name, hostname, mac, serial, note (siehe collector/staffing/README.md).",
-		"logged_in_as": "Angemeldet als", "state_up": "erreichbar", "state_down": "ausgefallen", "state_unknown": "unbekannt", "state_unreachable": "nicht erreichbar", "state_maintenance": "Wartung", "state_dormant": "ruhend", "state_lowerLayerDown": "unten (Layer 1)", "yes": "ja", "no": "nein", "on": "an", "off": "aus",
+		"logged_in_as": "Angemeldet als", "enrollment": "Agent-Registrierung", "enroll_help": "Ein Registrierungstoken lässt einen Agenten sich selbst anmelden: schulmon-agent enroll tauscht es gegen ein Agent-Token des Standorts.", "valid_for": "Gültig für (z. B. 24h)", "max_uses": "Höchstens so oft verwendbar (0: beliebig)", "expires": "Läuft ab", "uses": "Verwendet", "state_up": "erreichbar", "state_down": "ausgefallen", "state_unknown": "unbekannt", "state_unreachable": "nicht erreichbar", "state_maintenance": "Wartung", "state_dormant": "ruhend", "state_lowerLayerDown": "unten (Layer 1)", "yes": "ja", "no": "nein", "on": "an", "off": "aus",
 	},
 	"en": {
 		"title": "schulmon", "skip": "Skip to content", "other_lang": "Deutsch", "other_lang_code": "de", "lang_label": "Language",
@@ -120,6 +120,6 @@ var texts = map[string]map[string]string{
 		"revoked": "Revoked", "revoke": "Revoke", "token_once": "The token is shown this once only:", "active": "active",
 		"csv_file": "CSV file", "append": "add to earlier imports (otherwise replace)", "import": "Import", "choose_csv": "Please choose a CSV file.",
 		"imported": "Imported %d devices from %d rows of %s.", "csv_help": "Columns: municipality, site, class, count, name, hostname, mac, serial, note (see collector/staffing/README.md).",
-		"logged_in_as": "Logged in as", "state_up": "up", "state_down": "down", "state_unknown": "unknown", "state_unreachable": "unreachable", "state_maintenance": "maintenance", "state_dormant": "dormant", "state_lowerLayerDown": "lower layer down", "yes": "yes", "no": "no", "on": "on", "off": "off",
+		"logged_in_as": "Logged in as", "enrollment": "Agent enrollment", "enroll_help": "An enrollment token lets an agent register itself: schulmon-agent enroll trades it for the site's agent token.", "valid_for": "Valid for (e.g. 24h)", "max_uses": "Maximum uses (0: unlimited)", "expires": "Expires", "uses": "Used", "state_up": "up", "state_down": "down", "state_unknown": "unknown", "state_unreachable": "unreachable", "state_maintenance": "maintenance", "state_dormant": "dormant", "state_lowerLayerDown": "lower layer down", "yes": "yes", "no": "no", "on": "on", "off": "off",
 	},
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/schulmon/schulmon/collector/api"
 	"github.com/schulmon/schulmon/collector/availability"
+	"github.com/schulmon/schulmon/collector/enroll"
 	"github.com/schulmon/schulmon/collector/events"
 	"github.com/schulmon/schulmon/collector/staffing"
 	"github.com/schulmon/schulmon/collector/store"
@@ -88,6 +89,7 @@ type UI struct {
 	avRefreshing bool
 	staffing     *staffing.Handler
 	events       *events.Store
+	enroll       *enroll.Store
 }
 
 const sessionCookie = "schulmon_session"
@@ -126,6 +128,13 @@ func New(dir Directory, a *api.Handler, log *slog.Logger, deps ...Deps) *UI {
 			u.staffing = &staffing.Handler{Store: st, Incidents: &staffing.SpanIncidents{DB: u.deps.DB}, Log: log}
 		} else {
 			log.Error("web: staffing tables", "err", err)
+		}
+		if tc, ok := dir.(enroll.TokenCreator); ok {
+			if st, err := enroll.New(ctx, u.deps.DB, tc); err == nil {
+				u.enroll = st
+			} else {
+				log.Error("web: enrollment tables", "err", err)
+			}
 		}
 		if err := availability.Migrate(ctx, u.deps.DB); err != nil {
 			log.Error("web: availability tables", "err", err)
@@ -248,6 +257,9 @@ func (u *UI) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/tokens", u.withOperator(u.tokensPage))
 	mux.HandleFunc("POST /admin/tokens", u.withOperator(u.tokensCreate))
 	mux.HandleFunc("POST /admin/tokens/{id}/revoke", u.withOperator(u.tokensRevoke))
+	mux.HandleFunc("GET /admin/enrollment", u.withOperator(u.enrollmentPage))
+	mux.HandleFunc("POST /admin/enrollment", u.withOperator(u.enrollmentCreate))
+	mux.HandleFunc("POST /admin/enrollment/{id}/revoke", u.withOperator(u.enrollmentRevoke))
 	mux.HandleFunc("GET /admin/inventory", u.withOperator(u.inventoryPage))
 	mux.HandleFunc("POST /admin/inventory", u.withOperator(u.inventoryImport))
 }
