@@ -51,6 +51,9 @@ type Defaults struct {
 	// which keeps responses below the usual 1,500-byte path MTU on most
 	// devices. Raise it for fast devices, lower it for old printers.
 	MaxVarbinds int `yaml:"max_varbinds"`
+	// EndpointsInterval is how often the endpoints profile walks the
+	// forwarding and ARP tables (default 15m).
+	EndpointsInterval time.Duration `yaml:"endpoints_interval"`
 }
 
 // Credentials select the SNMP version and how to authenticate.
@@ -91,9 +94,10 @@ type Target struct {
 	// Uplinks names ports (ifName) whose MAC addresses are not end devices
 	// (endpoints profile); ports with LLDP neighbours are excluded anyway.
 	Uplinks []string `yaml:"uplinks"`
-	// MaxRepetitions and MaxVarbinds override the defaults.
-	MaxRepetitions int `yaml:"max_repetitions"`
-	MaxVarbinds    int `yaml:"max_varbinds"`
+	// MaxRepetitions, MaxVarbinds and EndpointsInterval override the defaults.
+	MaxRepetitions    int           `yaml:"max_repetitions"`
+	MaxVarbinds       int           `yaml:"max_varbinds"`
+	EndpointsInterval time.Duration `yaml:"endpoints_interval"`
 }
 
 // DiscoveryConfig configures the subnet scan.
@@ -181,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if d.MaxVarbinds == 0 {
 		d.MaxVarbinds = 60
+	}
+	if d.EndpointsInterval == 0 {
+		d.EndpointsInterval = 15 * time.Minute
 	}
 	if d.Version == "" {
 		d.Version = "2c"
@@ -341,6 +348,9 @@ func (t *Target) fill(d *Defaults, custom map[string]bool) error {
 	}
 	if t.MaxVarbinds == 0 {
 		t.MaxVarbinds = d.MaxVarbinds
+	}
+	if t.EndpointsInterval == 0 {
+		t.EndpointsInterval = d.EndpointsInterval
 	}
 	if t.Class != "" && !validClass(t.Class) {
 		return fmt.Errorf("class %q is not one of %s", t.Class, strings.Join(Classes, ", "))

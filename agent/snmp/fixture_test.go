@@ -394,3 +394,18 @@ func TestFixturePrinterV1(t *testing.T) {
 		t.Fatalf("v1 printer supplies: %d", n)
 	}
 }
+
+// Forwarding tables are walked every endpoints_interval, not every poll.
+func TestEndpointsInterval(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	p := newPoller(t, Config{Targets: []Target{simTarget(srv, "aruba-2930f")}})
+	first := pollOnce(t, p, 0)
+	second := pollOnce(t, p, 0)
+	if len(byMeas(first, "discovered_endpoint")) != 20 || len(byMeas(second, "discovered_endpoint")) != 0 {
+		t.Fatalf("endpoints: first poll %d, second %d", len(byMeas(first, "discovered_endpoint")), len(byMeas(second, "discovered_endpoint")))
+	}
+	p.targets[0].endpointsAt = p.targets[0].endpointsAt.Add(-16 * time.Minute)
+	if n := len(byMeas(pollOnce(t, p, 0), "discovered_endpoint")); n != 20 {
+		t.Fatalf("endpoints after the interval: %d", n)
+	}
+}

@@ -56,23 +56,24 @@ type targetState struct {
 	target Target
 	mu     sync.Mutex // one poll of a target at a time
 
-	device     string
-	class      string // detected (target.Class overrides)
-	classAt    time.Time
-	hc         int8 // 64-bit interface counters: 1 yes, -1 no, 0 unknown
-	v1         bool
-	ifs        map[int]ifCounters
-	names      map[int]string
-	namesAt    time.Time
-	lastUptime uint64
-	lastPoll   time.Time
-	haveUptime bool
-	reachable  bool
-	polled     bool
-	counters   map[string]ifCounters // custom rate columns
-	addrs      []netip.Addr
-	g          *gosnmp.GoSNMP // kept between polls for SNMPv3 only
-	macsAt     time.Time      // when the interface MACs were last reported
+	device      string
+	class       string // detected (target.Class overrides)
+	classAt     time.Time
+	hc          int8 // 64-bit interface counters: 1 yes, -1 no, 0 unknown
+	v1          bool
+	ifs         map[int]ifCounters
+	names       map[int]string
+	namesAt     time.Time
+	lastUptime  uint64
+	lastPoll    time.Time
+	haveUptime  bool
+	reachable   bool
+	polled      bool
+	counters    map[string]ifCounters // custom rate columns
+	addrs       []netip.Addr
+	g           *gosnmp.GoSNMP // kept between polls for SNMPv3 only
+	macsAt      time.Time      // when the interface MACs were last reported
+	endpointsAt time.Time      // when the endpoints profile last ran
 
 	// info is the device name and class as of the last poll, readable
 	// without waiting for a running poll (the trap receiver needs it).
@@ -295,7 +296,10 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 
 	b.device, b.class = st.name(), st.effectiveClass()
 	if reachable && pollErr == nil {
-		for _, name := range p.profileNames(st) {
+		for _, name := range p.profileNames(st, b.t) {
+			if name == "endpoints" {
+				st.endpointsAt = b.t
+			}
 			if prof := builtinProfiles[name]; prof != nil {
 				prof.build(b)
 			} else if cp := p.custom[name]; cp != nil {
@@ -343,14 +347,26 @@ func (p *Poller) poll(ctx context.Context, st *targetState) []metric.Point {
 	return b.points
 }
 
-// profileNames are the configured profiles or the class defaults.
-func (p *Poller) profileNames(st *targetState) []string {
-	if len(st.target.Profiles) > 0 {
-		// The system group is fetched anyway (name, uptime, reachability);
-		// snmp_system is only emitted when "system" is listed.
-		return st.target.Profiles
+// profileNames are the configured profiles or the class defaults that
+// are due at now: endpoints only every endpoints_interval, because
+// forwarding tables are large and end devices change slowly.
+func (p *Poller) profileNames(st *targetState, now time.Time) []string {
+	names := st.target.Profiles
+	if len(names) == 0 {
+		names = profilesFor(st.effectiveClass())
 	}
-	return profilesFor(st.effectiveClass())
+	// The system group is fetched anyway (name, uptime, reachability);
+	// snmp_system is only emitted when "system" is listed.
+	if now.Sub(st.endpointsAt) >= st.target.EndpointsInterval {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != "endpoints" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // PollError is the reason a target could not be polled. Its text names
@@ -405,7 +421,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (reacha
 	known := st.class != "" || t.Class != ""
 	scalars := append([]string{}, systemScalars...)
 	if known {
-		scalars = append(scalars, p.scalarsFor(st)...)
+		scalars = append(scalars, p.scalarsFor(st, b.t)...)
 	}
 	vals, err := s.get(scalars)
 	if err != nil {
@@ -451,7 +467,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (reacha
 		})
 		st.classAt = b.t
 		if !known {
-			more, err := s.get(p.scalarsFor(st))
+			more, err := s.get(p.scalarsFor(st, b.t))
 			if err != nil {
 				return true, rebooted, wrap(err)
 			}
@@ -465,7 +481,7 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (reacha
 	// also the interfaces' MAC addresses, which identify the device in
 	// the inventory (a printer's MAC in a switch's forwarding table is
 	// that printer, not another end device).
-	cols := p.columnsFor(st)
+	cols := p.columnsFor(st, b.t)
 	macsDue := rebooted || b.t.Sub(st.macsAt) > classTTL
 	if macsDue {
 		cols = append(cols, ifPhysAddress)
@@ -484,9 +500,9 @@ func (p *Poller) fetch(ctx context.Context, st *targetState, b *builder) (reacha
 	return true, rebooted, nil
 }
 
-func (p *Poller) scalarsFor(st *targetState) []string {
+func (p *Poller) scalarsFor(st *targetState, now time.Time) []string {
 	var out []string
-	for _, n := range p.profileNames(st) {
+	for _, n := range p.profileNames(st, now) {
 		if prof := builtinProfiles[n]; prof != nil {
 			out = append(out, prof.scalars...)
 		} else if cp := p.custom[n]; cp != nil {
@@ -498,7 +514,7 @@ func (p *Poller) scalarsFor(st *targetState) []string {
 	return out
 }
 
-func (p *Poller) columnsFor(st *targetState) []string {
+func (p *Poller) columnsFor(st *targetState, now time.Time) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(cs []string) {
@@ -510,7 +526,7 @@ func (p *Poller) columnsFor(st *targetState) []string {
 			}
 		}
 	}
-	for _, n := range p.profileNames(st) {
+	for _, n := range p.profileNames(st, now) {
 		if prof := builtinProfiles[n]; prof != nil && prof.columns != nil {
 			add(prof.columns(st))
 		} else if cp := p.custom[n]; cp != nil {
