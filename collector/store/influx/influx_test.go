@@ -288,7 +288,11 @@ func TestHangingInfluxDBTimesOutIntoQueue(t *testing.T) {
 		}
 		mu.Unlock()
 	}()
-	s := openStore(t, "http://"+ln.Addr().String(), "db", func(o *Options) { o.WriteTimeout = 500 * time.Millisecond; o.RetryInterval = time.Hour; o.MaxRetryInterval = time.Hour })
+	s := openStore(t, "http://"+ln.Addr().String(), "db", func(o *Options) {
+		o.WriteTimeout = 500 * time.Millisecond
+		o.RetryInterval = time.Hour
+		o.MaxRetryInterval = time.Hour
+	})
 	ctx := context.Background()
 	ts := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC).UnixNano()
 	// The failed ping at Open marks InfluxDB down; with an empty queue the
