@@ -87,7 +87,12 @@ func (h *Host) Run(ctx context.Context, sink Sink) error {
 		h.opts.Logger.Info("plugin host starting", "dir", h.cfg.Dir, "instances", len(h.cfg.Instances), "plugins_found", len(found))
 	}
 	var wg sync.WaitGroup
-	for _, r := range h.runners() {
+	runners := h.runners()
+	for i, r := range runners {
+		// Spread the first starts over up to 10 s (or the interval), so that
+		// an agent with thirty checks does not start thirty processes at once
+		// on a small school server.
+		r.delay = time.Duration(i) * min(r.inst.Interval, maxStagger) / time.Duration(len(runners))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -137,11 +142,15 @@ func (h *Host) runners() []*runner {
 	return out
 }
 
+// maxStagger bounds how far the first checks are spread after start.
+const maxStagger = 10 * time.Second
+
 // runner drives one instance. All its state is owned by its goroutine.
 type runner struct {
 	inst   Instance
 	cfg    Config
-	once   bool // Once: no restarts to announce
+	once   bool          // Once: no restarts to announce
+	delay  time.Duration // before the first check (stagger)
 	device string
 	log    *slog.Logger
 
@@ -166,6 +175,15 @@ func (r *runner) run(ctx context.Context, sink Sink) {
 			r.retry.Stop()
 		}
 	}()
+	if r.delay > 0 {
+		t := time.NewTimer(r.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	r.cycle(ctx, sink)
 	tick := time.NewTicker(r.inst.Interval)
 	defer tick.Stop()
