@@ -153,3 +153,32 @@ func BenchmarkBytesPerPoint(b *testing.B) {
 		o.Close()
 	}
 }
+
+// BenchmarkAppendLines50 is the agent's path: one 50-point round as line
+// protocol, checked line by line (parse) before it is written.
+func BenchmarkAppendLines50(b *testing.B) {
+	o, err := Open(b.TempDir(), Options{Sync: SyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	var lines []byte
+	for _, p := range benchBatch() {
+		lines = metric.AppendLine(lines, &p)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(lines)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := o.AppendLines(lines); err != nil {
+			b.Fatal(err)
+		}
+		if i%200 == 199 {
+			b.StopTimer()
+			recs, _ := o.Peek(1 << 30)
+			o.Ack(recs[len(recs)-1].Seq)
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(float64(b.N*50)/b.Elapsed().Seconds(), "points/s")
+}
