@@ -86,37 +86,26 @@ func (u *UI) countDevices(ctx context.Context, inScope map[int64]int, classPos m
 		}
 		return nil
 	}
-	rows, err := u.deps.DB.QueryContext(ctx, `SELECT site_id, class, count(*), sum(last_seen >= ?) FROM devices GROUP BY site_id, class`, now.Add(-30*time.Second).UnixNano())
+	agg, err := u.deviceCounts(ctx, now)
 	if err != nil {
-		return fmt.Errorf("count devices: %w", err)
+		return err
 	}
 	recent := make([][]int, len(counts))
-	for rows.Next() {
-		var site int64
-		var cl string
-		var n, fresh int
-		if err := rows.Scan(&site, &cl, &n, &fresh); err != nil {
-			rows.Close()
-			return fmt.Errorf("count devices: %w", err)
-		}
-		i, ok := inScope[site]
-		pos, known := classPos[cl]
+	for _, a := range agg {
+		i, ok := inScope[a.site]
+		pos, known := classPos[a.class]
 		if !ok || !known {
 			continue
 		}
-		d.DevicesInScope += n
-		if class != "" && cl != class {
+		d.DevicesInScope += a.n
+		if class != "" && a.class != class {
 			continue
 		}
-		counts[i][pos].Total += n
+		counts[i][pos].Total += a.n
 		if recent[i] == nil {
 			recent[i] = make([]int, len(classPos))
 		}
-		recent[i][pos] += fresh
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count devices: %w", err)
+		recent[i][pos] += a.fresh
 	}
 	u.mu.Lock()
 	src := u.states
@@ -225,6 +214,51 @@ func bucket(state string) string {
 		return state
 	}
 	return "unknown"
+}
+
+// countRow is one (site, class) group of the devices table.
+type countRow struct {
+	site     int64
+	class    string
+	n, fresh int
+}
+
+type countCache struct {
+	at   time.Time
+	rows []countRow
+}
+
+// deviceCounts aggregates the devices table by site and class. The
+// result is reused for 10 seconds: devices appear rarely, and the
+// aggregate is the most expensive part of the overview (it reads every
+// device row inside SQLite).
+func (u *UI) deviceCounts(ctx context.Context, now time.Time) ([]countRow, error) {
+	u.mu.Lock()
+	c := u.counts
+	u.mu.Unlock()
+	if c != nil && now.Sub(c.at) < 10*time.Second && !now.Before(c.at) {
+		return c.rows, nil
+	}
+	rows, err := u.deps.DB.QueryContext(ctx, `SELECT site_id, class, count(*), sum(last_seen >= ?) FROM devices GROUP BY site_id, class`, now.Add(-30*time.Second).UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
+	}
+	defer rows.Close()
+	var out []countRow
+	for rows.Next() {
+		var r countRow
+		if err := rows.Scan(&r.site, &r.class, &r.n, &r.fresh); err != nil {
+			return nil, fmt.Errorf("count devices: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
+	}
+	u.mu.Lock()
+	u.counts = &countCache{at: now, rows: out}
+	u.mu.Unlock()
+	return out, nil
 }
 
 type avCacheEntry struct {

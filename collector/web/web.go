@@ -87,6 +87,7 @@ type UI struct {
 	avCache map[string]avCacheEntry
 	// avRefreshing is set while a background refresh of avCache runs.
 	avRefreshing bool
+	counts       *countCache
 	staffing     *staffing.Handler
 	events       *events.Store
 	enroll       *enroll.Store
