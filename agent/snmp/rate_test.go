@@ -232,3 +232,13 @@ func TestPoller32BitFallbackAndWrap(t *testing.T) {
 		t.Fatalf("second poll must not ask for 64-bit columns again: %d requests, first %d", req2, req1)
 	}
 }
+
+func TestRepetitions(t *testing.T) {
+	for _, c := range []struct{ budget, n, max, want int }{
+		{60, 20, 25, 3}, {60, 21, 25, 3}, {60, 23, 25, 2}, {60, 50, 25, 1}, {60, 80, 25, 1}, {60, 1, 25, 25}, {60, 2, 25, 25},
+	} {
+		if got := repetitions(c.budget, c.n, c.max); got != c.want {
+			t.Errorf("repetitions(%d, %d, %d) = %d, want %d", c.budget, c.n, c.max, got, c.want)
+		}
+	}
+}
