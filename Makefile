@@ -13,7 +13,7 @@ export PATH := $(TOOLS):$(PATH)
 APT_PACKAGES := snmpd snmp snmptrapd chromium prometheus-alertmanager python3-aiosmtpd
 INFLUXD      := $(TOOLS)/influxd
 
-.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd lint bench loadtest fuzz clean proto packages dashboards
+.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd lint bench bench-agent loadtest fuzz clean proto packages dashboards
 
 all: build
 
@@ -75,6 +75,10 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+
+# The agent's steady state (RSS, CPU) at the default 10 s interval.
+bench-agent: build
+	./scripts/agent-footprint.sh 120
 
 # Load harness: simulated agents (own site, token and connection each)
 # against one collector on loopback; figures in BENCHMARKS.md.
