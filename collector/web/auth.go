@@ -182,8 +182,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.loginPage(w, r, http.StatusServiceUnavailable, tr(l, "login_unavailable"), name)
 		return
 	}
-	keys := []string{"user:" + strings.ToLower(name), "ip:" + clientIP(r)}
-	if ok, wait := u.limiter.Allow(keys...); !ok {
+	keys := []string{"user:" + strings.ToLower(name)}
+	ipKey := "ip:" + clientIP(r)
+	ok, wait := u.limiter.Allow(keys...)
+	if ipOK, ipWait := u.ipLimiter.Allow(ipKey); !ipOK {
+		ok, wait = false, max(wait, ipWait)
+	}
+	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.log.Warn("web login rate limited", "user", name, "ip", clientIP(r))
 		u.loginPage(w, r, http.StatusTooManyRequests, tr(l, "login_rate_limited"), name)
@@ -195,6 +200,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 			u.log.Error("web login", "err", err)
 		}
 		u.limiter.Fail(keys...)
+		u.ipLimiter.Fail(ipKey)
 		u.log.Info("web login failed", "user", name, "ip", clientIP(r))
 		u.loginPage(w, r, http.StatusUnauthorized, tr(l, "login_failed"), name)
 		return

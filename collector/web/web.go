@@ -81,6 +81,8 @@ type UI struct {
 	deps    Deps
 	tmpl    map[string]*template.Template
 	limiter *users.Limiter
+	// ipLimiter limits failed logins per client address.
+	ipLimiter *users.Limiter
 
 	mu      sync.Mutex
 	states  StateSource
@@ -115,6 +117,10 @@ func New(dir Directory, a *api.Handler, log *slog.Logger, deps ...Deps) *UI {
 		cfg.LoginWindow = 15 * time.Minute
 	}
 	u.limiter = users.NewLimiter(cfg.LoginFailures, cfg.LoginWindow)
+	// A school's staff share one address behind its NAT: the address limit
+	// is ten times the per-name limit, so a few typos do not lock out a
+	// whole school, while guessing across many names is still slowed.
+	u.ipLimiter = users.NewLimiter(10*cfg.LoginFailures, cfg.LoginWindow)
 	if u.deps.Users != nil {
 		u.deps.Users.SessionTTL, u.deps.Users.IdleTTL = cfg.SessionTTL, cfg.IdleTTL
 	}
