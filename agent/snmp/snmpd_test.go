@@ -49,6 +49,18 @@ func startSnmpd(t testing.TB) int {
 	err := os.WriteFile(conf, []byte(fmt.Sprintf(`rocommunity schule 127.0.0.1
 createUser %s SHA "%s" AES "%s"
 rouser %s priv
+createUser umd5des MD5 "authpass123" DES "privpass123"
+createUser usha224 SHA-224 "authpass123" AES "privpass123"
+createUser usha384 SHA-384 "authpass123" AES-192 "privpass123"
+createUser usha512 SHA-512 "authpass123" AES-256 "privpass123"
+createUser usha256auth SHA-256 "authpass123"
+createUser unoauth
+rouser umd5des priv
+rouser usha224 priv
+rouser usha384 priv
+rouser usha512 priv
+rouser usha256auth auth
+rouser unoauth noauth
 sysName schulserver01
 sysLocation Serverraum
 sysContact it@example.invalid
@@ -203,5 +215,35 @@ func TestDeadDeviceNoRetriesAfterFirstFailure(t *testing.T) {
 	second := pointFields(byMeas(pollOnce(t, p, 0), "snmp_poll")[0])
 	if first["reachable"] != false || first["requests"] != int64(3) || second["requests"] != int64(1) {
 		t.Fatalf("packets sent: first poll %v (want 3), second %v (want 1)", first["requests"], second["requests"])
+	}
+}
+
+// Every auth and privacy protocol family against the real snmpd.
+func TestSnmpdV3ProtocolMatrix(t *testing.T) {
+	port := startSnmpd(t)
+	cases := []usm.User{
+		{Name: "umd5des", AuthProtocol: "MD5", AuthPassword: "authpass123", PrivProtocol: "DES", PrivPassword: "privpass123"},
+		{Name: "usha224", AuthProtocol: "SHA-224", AuthPassword: "authpass123", PrivProtocol: "AES", PrivPassword: "privpass123"},
+		{Name: "usha384", AuthProtocol: "SHA-384", AuthPassword: "authpass123", PrivProtocol: "AES-192", PrivPassword: "privpass123"},
+		{Name: "usha512", AuthProtocol: "SHA-512", AuthPassword: "authpass123", PrivProtocol: "AES-256", PrivPassword: "privpass123"},
+		{Name: "usha256auth", AuthProtocol: "SHA-256", AuthPassword: "authpass123"}, // authNoPriv
+		{Name: "unoauth"}, // noAuthNoPriv
+	}
+	retries := 0
+	var targets []Target
+	for _, u := range cases {
+		targets = append(targets, Target{Name: u.Name, Address: "127.0.0.1", Port: port, Class: "server", Profiles: []string{"system"},
+			Credentials: Credentials{Version: "3", User: u}, Timeout: time.Second, Retries: &retries})
+	}
+	p := newPoller(t, Config{Targets: targets})
+	c := &collect{}
+	p.PollAll(context.Background(), c)
+	for _, pt := range byMeas(c.all(), "snmp_poll") {
+		if f := pointFields(pt); f["reachable"] != true || f["error"] != "" {
+			t.Errorf("%s: %v", tagOf(pt, "device"), f)
+		}
+	}
+	if n := len(byMeas(c.all(), "snmp_system")); n != len(cases) {
+		t.Fatalf("want %d system points, got %d", len(cases), n)
 	}
 }
