@@ -71,7 +71,20 @@ func TestCheckPluginResultsReachCollector(t *testing.T) {
 		}
 	}()
 
-	c := testenv.StartCollector(t, "")
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := cl.Addr().String()
+	cl.Close()
+
+	// Checks every second, one failed interval makes a check down (the
+	// engine's floor of 30 s of failures still applies).
+	colCfg := filepath.Join(t.TempDir(), "collector.yaml")
+	if err := os.WriteFile(colCfg, []byte("availability:\n  check: {interval: 1s, missed: 1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.StartCollector(t, "", "--config", colCfg)
 	tok := c.Token("gs-p", "Stadt-P")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`collector:
@@ -101,7 +114,12 @@ plugins:
       plugin: panic
       interval: 1s
       timeout: 1s
-`, c.URL, tok, dir, plugins, ln.Addr(), ln.Addr())
+    - name: closed
+      plugin: tcp
+      interval: 1s
+      timeout: 1s
+      config: {address: "%s"}
+`, c.URL, tok, dir, plugins, ln.Addr(), ln.Addr(), closed)
 	path := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -149,6 +167,35 @@ plugins:
 	if v != 3 || tags["plugin"] != "panic" {
 		t.Errorf("broken: status %v tags %v, want 3 (unknown) from plugin panic", v, tags)
 	}
+	if v, _ = statusOf("srv-p", "closed"); v != 2 {
+		t.Errorf("closed: status %v, want 2 (critical)", v)
+	}
+
+	// The checks are service objects of the availability engine: the open
+	// port is up, the closed one down; the broken plugin (unknown) is no
+	// evidence either way, so it is never down.
+	states := map[string]string{}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var list []struct {
+			Object struct{ Device, Check string }
+			State  string
+		}
+		getJSON(t, c.URL+"/api/v1/states?site=gs-p", tok, &list)
+		for _, st := range list {
+			if st.Object.Check != "" {
+				states[st.Object.Device+"/"+st.Object.Check] = st.State
+			}
+		}
+		if states["srv-p/smb"] == "up" && states["srv-p/closed"] == "down" {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if states["srv-p/smb"] != "up" || states["srv-p/closed"] != "down" || states["moodle/moodle-https"] != "up" || states["srv-p/broken"] == "down" {
+		t.Errorf("availability states of the checks: %v", states)
+	}
+
 	// The agent is still alive and its heartbeat still arrives.
 	if cmd.ProcessState != nil {
 		t.Fatalf("agent exited: %v", cmd.ProcessState)
