@@ -180,3 +180,23 @@ func Union(a, b Set) Set {
 func (s Set) Clip(from, to int64) Set {
 	return Intersect(s, Set{{from, to}})
 }
+
+// normalizeSorted merges overlapping intervals of a list sorted by start,
+// in place, and drops empty ones.
+func normalizeSorted(in []Interval) Set {
+	w := 0
+	for _, iv := range in {
+		if iv.End <= iv.Start {
+			continue
+		}
+		if w > 0 && iv.Start <= in[w-1].End {
+			if iv.End > in[w-1].End {
+				in[w-1].End = iv.End
+			}
+			continue
+		}
+		in[w] = iv
+		w++
+	}
+	return in[:w]
+}

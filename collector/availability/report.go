@@ -1,11 +1,13 @@
 package availability
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -173,31 +175,25 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		return nil, err
 	}
 	// Spans sorted by object: each object's spans are one slice of the
-	// sorted list (no per-object maps of slices: 1,000,000 outages stay
-	// one allocation).
-	sort.Slice(spans, func(i, j int) bool {
-		if spans[i].obj != spans[j].obj {
-			return spans[i].obj < spans[j].obj
+	// sorted list, found by binary search (no per-object maps or slices:
+	// 1,000,000 outages stay one allocation). The span log delivers them
+	// in this order already; only open spans may need sorting in.
+	cmpSpan := func(a, b spanRow) int {
+		if a.obj != b.obj {
+			return cmp.Compare(a.obj, b.obj)
 		}
-		return spans[i].start < spans[j].start
-	})
-	ranges := make(map[int64][2]int32, len(objs))
-	for i := 0; i < len(spans); {
-		j := i
-		for j < len(spans) && spans[j].obj == spans[i].obj {
-			j++
-		}
-		ranges[spans[i].obj] = [2]int32{int32(i), int32(j)}
-		i = j
+		return cmp.Compare(a.start, b.start)
 	}
-	// of returns the object's spans of one state clipped to the window.
+	if !slices.IsSortedFunc(spans, cmpSpan) {
+		slices.SortFunc(spans, cmpSpan)
+	}
+	// of appends the object's spans of one state, clipped to the window,
+	// to buf (sorted by start).
 	of := func(id int64, state State, buf []Interval) []Interval {
 		code := stateCodes[state]
-		r, ok := ranges[id]
-		if !ok {
-			return buf
-		}
-		for _, s := range spans[r[0]:r[1]] {
+		i := sort.Search(len(spans), func(i int) bool { return spans[i].obj >= id })
+		for ; i < len(spans) && spans[i].obj == id; i++ {
+			s := &spans[i]
 			if s.code != code {
 				continue
 			}
@@ -258,6 +254,9 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 		total.row = Row{Kind: "municipality", Name: q.Municipality, Municipality: q.Municipality, Rule: q.Rule}
 	}
 	var objRows []Row
+	// Per-object scratch, reused: nothing below keeps these slices beyond
+	// one object (sets kept for groups are copies made by Intersect).
+	var dnBuf, urBuf, unBuf Set
 	for i := range objs {
 		o := &objs[i]
 		start, end := max(from, o.FirstSeen), to
@@ -268,8 +267,9 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 			continue
 		}
 		svc, svcTotal, maint, calName := cc.service(o, start, end)
-		dn := Normalize(of(o.ID, StateDown, nil))
-		unreach := Normalize(of(o.ID, StateUnreachable, nil))
+		dnBuf = normalizeSorted(of(o.ID, StateDown, dnBuf[:0]))
+		urBuf = normalizeSorted(of(o.ID, StateUnreachable, urBuf[:0]))
+		dn, unreach := dnBuf, urBuf
 		if o.ParentID != 0 && len(dn) > 0 {
 			// Stored spans are split already; this covers parents set
 			// after the fact.
@@ -277,7 +277,8 @@ func BuildReport(ctx context.Context, db *sql.DB, q Query) (*Report, error) {
 			unreach = Union(unreach, Intersect(dn, pd))
 			dn = Subtract(dn, pd)
 		}
-		unk := Subtract(Normalize(of(o.ID, StateUnknown, nil)), dn)
+		unBuf = normalizeSorted(of(o.ID, StateUnknown, unBuf[:0]))
+		unk := Subtract(unBuf, dn)
 		f := Figures{MaintenanceMS: maint, ServiceMS: svcTotal}
 		f.DownMS = IntersectLen(dn, svc)
 		f.UnreachableMS = IntersectLen(unreach, svc)
@@ -545,27 +546,13 @@ const objectCols = `id, municipality_id, site_id, device_id, municipality, site,
 
 func loadReportObjects(ctx context.Context, db *sql.DB, q Query) ([]Object, error) {
 	where, args := objectFilter(q.Municipality, q.Site, q.Class, q.Device, q.Check, q.SiteIDs)
-	// Sorted here, not by SQLite: a 100,000-row ORDER BY spills to a
-	// temporary file.
+	// No ORDER BY: a 100,000-row sort in SQLite spills to a temporary file.
 	rows, err := db.QueryContext(ctx, `SELECT `+objectCols+` FROM av_objects`+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load objects for report: %w", err)
 	}
-	objs, err := scanObjects(rows)
-	sort.Slice(objs, func(i, j int) bool {
-		a, b := &objs[i], &objs[j]
-		if a.Municipality != b.Municipality {
-			return a.Municipality < b.Municipality
-		}
-		if a.Site != b.Site {
-			return a.Site < b.Site
-		}
-		if a.Device != b.Device {
-			return a.Device < b.Device
-		}
-		return a.Check < b.Check
-	})
-	return objs, err
+	// Rows are sorted by name at the end; the objects need no order.
+	return scanObjects(rows)
 }
 
 func objectFilter(mun, site, class, device, check string, siteIDs []int64) (string, []any) {

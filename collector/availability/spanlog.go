@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -215,6 +216,7 @@ func loadLogSpans(ctx context.Context, db *sql.DB, want map[int64]bool, from, to
 		return nil, fmt.Errorf("load open outages: %w", err)
 	}
 	defer orows.Close()
+	var open []spanRow
 	for orows.Next() {
 		var s spanRow
 		var state State
@@ -223,8 +225,28 @@ func loadLogSpans(ctx context.Context, db *sql.DB, want map[int64]bool, from, to
 		}
 		s.code = stateCodes[state]
 		if want[s.obj] {
-			out = append(out, s)
+			open = append(open, s)
 		}
 	}
-	return out, orows.Err()
+	if err := orows.Err(); err != nil {
+		return nil, fmt.Errorf("load open outages: %w", err)
+	}
+	if len(open) == 0 {
+		return out, nil
+	}
+	// Merge the few open spans into the log's (object, start) order.
+	less := func(a, b *spanRow) bool { return a.obj < b.obj || (a.obj == b.obj && a.start < b.start) }
+	sort.Slice(open, func(i, j int) bool { return less(&open[i], &open[j]) })
+	merged := make([]spanRow, 0, len(out)+len(open))
+	i, j := 0, 0
+	for i < len(out) || j < len(open) {
+		if j == len(open) || (i < len(out) && !less(&open[j], &out[i])) {
+			merged = append(merged, out[i])
+			i++
+		} else {
+			merged = append(merged, open[j])
+			j++
+		}
+	}
+	return merged, nil
 }
