@@ -89,6 +89,7 @@ func writeConfig(t testing.TB, yaml string) string {
 // clients, kills the collector with SIGKILL in the middle, and checks that
 // every write that got 204 is in the store.
 func TestCollectorKill9KeepsEveryAcknowledgedPoint(t *testing.T) {
+	t.Parallel()
 	// No per-token limit: four writers on one token are meant to push.
 	cfg := writeConfig(t, "limits:\n  token_requests_per_second: -1\n  token_points_per_second: -1\n")
 	c := testenv.StartCollector(t, "", "--config", cfg)
@@ -164,6 +165,7 @@ func TestCollectorKill9KeepsEveryAcknowledgedPoint(t *testing.T) {
 // TestSameSeriesAndTimeOverwrites: a replayed point replaces the stored
 // one (as InfluxDB does), so replays never double-count.
 func TestSameSeriesAndTimeOverwrites(t *testing.T) {
+	t.Parallel()
 	c := testenv.StartCollector(t, "")
 	token := c.Token("gs-dup", "Kommune")
 	ts := time.Now().Add(-time.Minute).Truncate(time.Second).UnixNano()
@@ -229,6 +231,7 @@ func storedValue(t *testing.T, c *testenv.Collector, measurement, cpu string) fl
 // TestOverloadAnswers429WithRetryAfter: a token over its rate gets 429
 // with Retry-After instead of queueing in memory; other tokens are served.
 func TestOverloadAnswers429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	cfg := writeConfig(t, "limits:\n  token_requests_per_second: 1\n  token_points_per_second: 50\n  max_points: 40\n")
 	c := testenv.StartCollector(t, "", "--config", cfg)
 	greedy := c.Token("gs-greedy", "Kommune")
@@ -286,6 +289,7 @@ func TestOverloadAnswers429WithRetryAfter(t *testing.T) {
 // body is still arriving: the write completes, is acknowledged and stored,
 // and the collector then exits.
 func TestGracefulShutdownDrainsInFlightWrite(t *testing.T) {
+	t.Parallel()
 	c := testenv.StartCollector(t, "")
 	token := c.Token("gs-drain", "Kommune")
 	ts := time.Now().Add(-time.Minute).UnixNano()
