@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 func openStore(t *testing.T, url, bucket string, mod func(*Options)) *Store {
 	t.Helper()
 	opt := Options{URL: url, Bucket: bucket, Token: influxtest.Token, QueueDir: t.TempDir(),
-		RetryInterval: 50 * time.Millisecond, MaxRetryInterval: 200 * time.Millisecond, WriteTimeout: 5 * time.Second, Gzip: true, Logger: quietLog()}
+		RetryInterval: 50 * time.Millisecond, MaxRetryInterval: 200 * time.Millisecond, WriteTimeout: 30 * time.Second, Gzip: true, Logger: quietLog()}
 	if mod != nil {
 		mod(&opt)
 	}

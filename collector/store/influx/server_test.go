@@ -33,7 +33,7 @@ func collector(t testing.TB, influxURL, bucket string, mod func(*config.Config))
 	cfg.Storage.InfluxDB.Token = influxtest.Token
 	cfg.Storage.InfluxDB.RetryInterval = 100 * time.Millisecond
 	cfg.Storage.InfluxDB.MaxRetryInterval = 500 * time.Millisecond
-	cfg.Storage.InfluxDB.WriteTimeout = 3 * time.Second
+	cfg.Storage.InfluxDB.WriteTimeout = 30 * time.Second // a loaded machine must not look like an outage
 	cfg.Limits.TokenRequestsPerSecond, cfg.Limits.TokenPointsPerSecond = -1, -1
 	if mod != nil {
 		mod(&cfg)
