@@ -93,6 +93,9 @@ func TestFrozenPluginIsKilled(t *testing.T) {
 	if r.restarts != 1 {
 		t.Errorf("restarts %d, want 1", r.restarts)
 	}
+	if r.backoff != cfg.RestartBackoff {
+		t.Errorf("back-off %s after a good check, want it reset to %s", r.backoff, cfg.RestartBackoff)
+	}
 	r.kill()
 }
 

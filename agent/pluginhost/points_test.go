@@ -1,6 +1,10 @@
 package pluginhost
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +55,26 @@ func TestPointsCarryInstanceTags(t *testing.T) {
 	}
 	if v, _ := own.Tag("check"); v != "web" || !own.Time.Equal(at) {
 		t.Errorf("own point: %+v", own)
+	}
+}
+
+// The reset after a good check is tested in TestFrozenPluginIsKilled.
+func TestBackoffDoubles(t *testing.T) {
+	cfg := Config{RestartBackoff: 100 * time.Millisecond, RestartBackoffMax: 350 * time.Millisecond}.withDefaults()
+	r := &runner{inst: Instance{Name: "x", Plugin: "p"}, cfg: cfg, backoff: cfg.RestartBackoff,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var waits []time.Duration
+	for i := 0; i < 4; i++ {
+		before := time.Now()
+		r.fail(errors.New("boom"))
+		waits = append(waits, r.retryAt.Sub(before).Round(50*time.Millisecond))
+	}
+	r.retry.Stop()
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 350 * time.Millisecond, 350 * time.Millisecond}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Errorf("restart waits %v, want %v", waits, want)
+	}
+	if r.lastErr == nil || r.lastErr.Error() != "boom" {
+		t.Errorf("last error %v", r.lastErr)
 	}
 }
