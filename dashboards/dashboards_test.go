@@ -136,6 +136,15 @@ func schema(t *testing.T) map[string]map[string]bool {
 	name := regexp.MustCompile("`([a-z0-9_]+)`")
 	row := regexp.MustCompile(`^\|\s*(tag|field)\s*\|\s*([A-Za-z0-9_]+)\s*\|`)
 	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "## Trusted tags") {
+			cur = []string{"Trusted tags (every point)"}
+			out[cur[0]] = map[string]bool{}
+			continue
+		}
+		if strings.HasPrefix(line, "## ") {
+			cur = nil
+			continue
+		}
 		if m := head.FindStringSubmatch(line); m != nil {
 			cur = nil
 			for _, n := range name.FindAllStringSubmatch(m[1], -1) {
@@ -159,6 +168,25 @@ func TestPanelsUseOnlyDocumentedSchema(t *testing.T) {
 	sc := schema(t)
 	if len(sc) < 20 || !sc["cpu"]["usage_idle"] || !sc["availability_monthly"]["availability_pct"] {
 		t.Fatalf("docs/schema.md parsed to %d measurements; the table format changed?", len(sc))
+	}
+	// Tags a query filters on must be documented too (or be trusted tags).
+	rRef := regexp.MustCompile(`\br\.([A-Za-z_][A-Za-z0-9_]*)`)
+	for _, d := range All() {
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				for _, m := range rRef.FindAllStringSubmatch(tg.Query, -1) {
+					key := m[1]
+					if strings.HasPrefix(key, "_") || sc["Trusted tags (every point)"][key] {
+						continue
+					}
+					for _, u := range tg.Uses {
+						if sc[u.Measurement] != nil && !sc[u.Measurement][key] {
+							t.Errorf("%s: panel %q filters %s on %s, which docs/schema.md does not document", d.UID, p.Title, u.Measurement, key)
+						}
+					}
+				}
+			}
+		}
 	}
 	for _, d := range All() {
 		for m, fields := range d.Measurements() {
