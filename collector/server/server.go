@@ -26,6 +26,7 @@ import (
 	"github.com/schulmon/schulmon/collector/enroll"
 	"github.com/schulmon/schulmon/collector/ingest"
 	"github.com/schulmon/schulmon/collector/sqlitedb"
+	"github.com/schulmon/schulmon/collector/staffing"
 	"github.com/schulmon/schulmon/collector/store"
 	"github.com/schulmon/schulmon/collector/store/influx"
 	"github.com/schulmon/schulmon/collector/store/sqlite"
@@ -153,6 +154,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	enroll.NewHandler(enr, log, enroll.Limits{}).Routes(s.Mux)
+
+	// Staffing: inventory from what agents and switches report, and the
+	// planner's report; the web UI shares the same handler.
+	staff, err := staffing.NewStore(ctx, s.MetaDB)
+	if err != nil {
+		return nil, err
+	}
+	staff.SetLogger(log)
+	s.Ingest.AddObserver(staff)
+	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB, MinDuration: 5 * time.Minute}, Log: log}
+	staffHandler.Routes(s.Mux, s.Authenticate)
+	s.Web.SetStaffing(staffHandler)
 	s.Web.Routes(s.Mux)
 
 	s.AddJob("flush-last-seen", 10*time.Second, func(ctx context.Context, _ time.Time) error { return dir.FlushSeen(ctx) })
