@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -43,6 +44,13 @@ func toSlogLevel(l hclog.Level) slog.Level {
 }
 
 func (h *slogHCLog) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Debug && len(args) == 0 && h.name != "" && h.name != "stdio" && !strings.HasPrefix(msg, "[DEBUG]") {
+		// go-plugin logs a plugin's plain (non-JSON) stderr lines at debug
+		// under the executable's name; a plugin that writes with
+		// fmt.Fprintln(os.Stderr) or the log package means them to be
+		// read, so they are info here.
+		level = hclog.Info
+	}
 	sl := toSlogLevel(level)
 	if !h.l.Enabled(context.Background(), sl) {
 		return
@@ -176,4 +184,38 @@ func (c *crashCatcher) last() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.crash
+}
+
+// lineLogger logs every line written to it. go-plugin's Serve redirects a
+// plugin's os.Stdout and os.Stderr into a gRPC stream (SyncStdout,
+// SyncStderr on the host), so this is where a plugin's fmt.Fprintln(os.Stderr)
+// and log.Printf arrive.
+type lineLogger struct {
+	log    *slog.Logger
+	level  slog.Level
+	stream string
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimRight(string(l.buf[:i]), "\r"); line != "" {
+			l.log.Log(context.Background(), l.level, line, "stream", l.stream)
+		}
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64<<10 { // a line without end: log what there is
+		l.log.Log(context.Background(), l.level, string(l.buf), "stream", l.stream)
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
 }

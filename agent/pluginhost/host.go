@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -322,8 +321,8 @@ func (r *runner) start(ctx context.Context) (err error) {
 		Logger:           newHCLog(r.log),
 		StartTimeout:     r.cfg.StartTimeout,
 		Stderr:           r.crash,
-		SyncStdout:       io.Discard,
-		SyncStderr:       io.Discard,
+		SyncStdout:       &lineLogger{log: r.log, level: slog.LevelInfo, stream: "stdout"},
+		SyncStderr:       &lineLogger{log: r.log, level: slog.LevelInfo, stream: "stderr"},
 	})
 	rpc, err := r.client.Client()
 	if err != nil {

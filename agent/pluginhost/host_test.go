@@ -347,6 +347,9 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 	if len(logs.lines("about to panic", "plugin=panic", "check=panicky", "level=WARN")) == 0 {
 		t.Errorf("the panic plugin's warning is not in the agent log with its name; log:\n%s", logs.String())
 	}
+	if len(logs.lines(`msg="configured (a plain stderr line)"`, "plugin=panic", "level=INFO")) == 0 {
+		t.Errorf("the panic plugin's plain stderr line is not in the agent log at info")
+	}
 	// Per-plugin metrics.
 	st := rec.find(MeasurementPlugin, "smb-port")
 	last := st[len(st)-1]

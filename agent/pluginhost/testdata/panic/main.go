@@ -3,15 +3,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/schulmon/schulmon/plugins/sdk"
 )
 
 type p struct{}
 
-func (p) Describe(context.Context) (sdk.Info, error)      { return sdk.Info{Name: "panic"}, nil }
-func (p) Configure(context.Context, string, []byte) error { return nil }
+func (p) Describe(context.Context) (sdk.Info, error) { return sdk.Info{Name: "panic"}, nil }
+func (p) Configure(context.Context, string, []byte) error {
+	fmt.Fprintln(os.Stderr, "configured (a plain stderr line)")
+	return nil
+}
 func (p) Collect(context.Context) (*sdk.Result, error) {
 	slog.Warn("about to panic", "reason", "test")
 	panic("boom in collect")
