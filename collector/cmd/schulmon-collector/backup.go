@@ -61,6 +61,15 @@ PRAGMA integrity_check. Restore with 'schulmon-collector restore'.`,
 				st, _ := os.Stat(dst)
 				fmt.Fprintf(cmd.OutOrStdout(), "backed up %s to %s (%d bytes, integrity ok)\n", src, dst, st.Size())
 			}
+			// The TLS pair too: agents pin its fingerprint, so a new one
+			// after a restore would lock every school out.
+			n, err := copyDir(filepath.Join(cfg.DataDir, "tls"), filepath.Join(to, "tls"))
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "backed up %d TLS file(s) to %s\n", n, filepath.Join(to, "tls"))
+			}
 			return nil
 		},
 	}
@@ -118,6 +127,19 @@ are kept beside as *.before-restore.`,
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s\n", dst, src)
+			}
+			if _, err := os.Stat(filepath.Join(from, "tls")); err == nil {
+				tlsDir := filepath.Join(cfg.DataDir, "tls")
+				if _, err := os.Stat(tlsDir); err == nil {
+					if err := os.Rename(tlsDir, tlsDir+".before-restore"); err != nil {
+						return fmt.Errorf("restore: keep the old %s: %w", tlsDir, err)
+					}
+				}
+				n, err := copyDir(filepath.Join(from, "tls"), tlsDir)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "restored %d TLS file(s) into %s\n", n, tlsDir)
 			}
 			return nil
 		},
@@ -180,4 +202,37 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
 	return out.Close()
+}
+
+// copyDir copies the regular files of src (if it exists) into dst, keeping
+// their permissions; it returns how many it copied.
+func copyDir(src, dst string) (int, error) {
+	entries, err := os.ReadDir(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", src, err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return n, fmt.Errorf("copy %s: %w", src, err)
+		}
+		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return n, err
+		}
+		if err := os.Chmod(filepath.Join(dst, e.Name()), info.Mode().Perm()); err != nil {
+			return n, fmt.Errorf("copy %s: %w", src, err)
+		}
+		n++
+	}
+	return n, nil
 }
