@@ -92,8 +92,12 @@ func post(t testing.TB, url, token, body string) (int, string) {
 // is in InfluxDB exactly once afterwards, and when the queue is full the
 // agent gets 503 with Retry-After (and that batch is not acknowledged).
 func TestInfluxOutageThroughCollector(t *testing.T) {
-	idb := influxtest.Start(t)
-	srv, url, tok := collector(t, idb.URL, influxtest.Bucket, func(c *config.Config) { c.Storage.InfluxDB.QueueMaxBytes = 1 << 20 })
+	// The package's shared influxd (one Flux start less); it is running
+	// again when the test ends, also when it fails half-way.
+	idb := influxtest.Shared(t)
+	t.Cleanup(idb.Restart)
+	bucket := idb.NewDatabase(t)
+	srv, url, tok := collector(t, idb.URL, bucket, func(c *config.Config) { c.Storage.InfluxDB.QueueMaxBytes = 1 << 20 })
 	st := srv.Store.(*influx.Store)
 
 	base := time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)
@@ -162,7 +166,7 @@ func TestInfluxOutageThroughCollector(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	csv, err := idb.Flux(context.Background(), `from(bucket: "`+influxtest.Bucket+`") |> range(start: 2026-11-03T00:00:00Z, stop: 2026-11-04T00:00:00Z)
+	csv, err := idb.Flux(context.Background(), `from(bucket: "`+bucket+`") |> range(start: 2026-11-03T00:00:00Z, stop: 2026-11-04T00:00:00Z)
   |> filter(fn: (r) => r._measurement == "schulmon_agent" and r._field == "seq" and r.site == "gs-nord" and r.municipality == "Musterstadt" and r.device == "srv1")
   |> keep(columns: ["_time", "_value"])`)
 	if err != nil {
