@@ -26,6 +26,7 @@ var pluginPackages = map[string]string{
 	"panic":      "./agent/pluginhost/testdata/panic",
 	"hang":       "./agent/pluginhost/testdata/hang",
 	"oldproto":   "./agent/pluginhost/testdata/oldproto",
+	"newerproto": "./agent/pluginhost/testdata/newerproto",
 	"notaplugin": "./agent/pluginhost/testdata/notaplugin",
 }
 

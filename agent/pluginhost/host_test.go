@@ -174,6 +174,7 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 			pinned,
 			pinnedOK,
 			inst("old", "oldproto", nil),
+			inst("newer", "newerproto", nil),
 			inst("script", "notaplugin", nil),
 			inst("absent", "nosuchplugin", nil),
 			inst("badconfig", "tcp", map[string]any{"adress": tcpAddr}),
@@ -231,7 +232,7 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 		"tcp-wrongsum": {`plugin "tcp" (check "tcp-wrongsum")`, "checksum mismatch", "has sha256 " + tcpSum, "pins " + zeros},
 		"old":          {`plugin "oldproto" (check "old")`, "handshake failed", "Plugin version: 99", "this agent speaks version 1"},
 		"script":       {`plugin "notaplugin" (check "script")`, "handshake failed", "did not answer as a schulmon check plugin"},
-		"absent":       {`plugin "nosuchplugin" (check "absent")`, "no executable schulmon-plugin-nosuchplugin in " + dir, "installed plugins: backupage, dns, hang, http"},
+		"absent":       {`plugin "nosuchplugin" (check "absent")`, "no executable schulmon-plugin-nosuchplugin in " + dir, "installed plugins: backupage, dns, hang, http, newerproto"},
 		"badconfig":    {`plugin "tcp" (check "badconfig")`, "configure: config: json: unknown field \"adress\""},
 	}
 	for check, wants := range failures {
@@ -319,6 +320,15 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 		if status(p) != 3 || !strings.Contains(msg(p), "net.ipv4.ping_group_range") {
 			t.Errorf("loopback-ping without ICMP permission: status %d %q", status(p), msg(p))
 		}
+	}
+
+	// Protocol negotiation: a plugin that also speaks version 2 is talked
+	// to in version 1.
+	if p = latest("newer", any); status(p) != 0 || msg(p) != "spoke an older protocol for an older agent" {
+		t.Errorf("newer: status %d %q", status(p), msg(p))
+	}
+	if len(logs.lines("plugin started", "check=newer", "version=2.0.0", "protocol=1")) == 0 {
+		t.Errorf("no 'plugin started … protocol=1' line for the newer plugin")
 	}
 
 	// The README's third-party plugin.
