@@ -110,7 +110,7 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request) {
 	}
 	now := u.now()
 	if u.deps.DB != nil {
-		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, Device: dev.Name, State: "all", From: now.Add(-90 * 24 * time.Hour), To: now, Limit: 100}, now)
+		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, Device: dev.Name, State: "down", From: now.Add(-90 * 24 * time.Hour), To: now, Limit: 100}, now)
 		if err != nil {
 			u.log.Error("device page: outages", "err", err)
 		}

@@ -93,7 +93,7 @@ func (u *UI) site(w http.ResponseWriter, r *http.Request) {
 	now := u.now()
 	d.Ports = u.ports(ctx, s, switches, now)
 	if u.deps.DB != nil {
-		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, State: "all", From: now.Add(-30 * 24 * time.Hour), To: now, Limit: 50}, now)
+		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, State: "down", From: now.Add(-30 * 24 * time.Hour), To: now, Limit: 50}, now)
 		if err != nil {
 			u.log.Error("site page: outages", "err", err)
 		}
