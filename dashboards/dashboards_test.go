@@ -264,7 +264,7 @@ func seed(t *testing.T, srv *influxtest.Server, bucket string) {
 		name       string
 		fte, gap   float64
 		cost, days float64
-	}{{"device_ratio_400", 0.75, 20, 71250, 150}, {"school_type", 0.83, 36, 78850, 166}} {
+	}{{"device_ratio", 0.75, 20, 71250, 150}, {"school_type", 0.83, 36, 78850, 166}} {
 		cols := fmt.Sprintf("fte=%g,fte_contract=1,person_days=%g,cost_eur=%g,contracted_person_days=130,gap_person_days=%g", m.fte, m.days, m.cost, m.gap)
 		fmt.Fprintf(&b, "staffing,level=total,method=%s %s %d\n", m.name, cols, run)
 		fmt.Fprintf(&b, "staffing,level=municipality,method=%s,municipality=Musterstadt %s %d\n", m.name, cols, run)

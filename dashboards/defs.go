@@ -186,7 +186,7 @@ func staffing() Dashboard {
 		vars("municipality", "site"), map[string]string{"municipality": "Musterstadt", "site": "GS Nord"},
 		Panel{Type: "bargauge", Title: "FTE per method (total)",
 			Targets: []Target{q{meas: "staffing", fields: []string{"fte"}, where: `r.level == "total"`,
-				pipe: []string{stLast, stGroup("method")}}.target("device_ratio_400")},
+				pipe: []string{stLast, stGroup("method")}}.target("device_ratio")},
 			Options: map[string]any{"displayMode": "basic", "orientation": "horizontal"}},
 		Panel{Type: "bargauge", Title: "Gap to contract per method (person-days a year, total)",
 			Targets: []Target{q{meas: "staffing", fields: []string{"gap_person_days"}, where: `r.level == "total"`,
