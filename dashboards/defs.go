@@ -174,7 +174,7 @@ func availability() Dashboard {
 			FieldConfig: unit("m")},
 		Panel{Type: "table", Title: "Outages", W: 24,
 			Targets: []Target{q{meas: "outage", fields: []string{"duration_s", "ongoing"}, vars: mtsd,
-				pipe: []string{stPivot("_time", "site", "device", "cause"), stUngroup, stKeep("_time", "site", "device", "cause", "duration_s", "ongoing"), `sort(columns: ["_time"], desc: true)`}}.target("heartbeat")},
+				pipe: []string{stPivot("_time", "site", "device", "cause"), stUngroup, stKeep("_time", "site", "device", "cause", "duration_s", "ongoing"), `sort(columns: ["_time"], desc: true)`}}.target("heartbeat_lost")},
 			FieldConfig: FieldConfig{Defaults: FieldDefaults{}, Overrides: []Override{{Matcher: Matcher{ID: "byName", Options: "duration_s"}, Properties: []Property{{ID: "unit", Value: "s"}}}}}},
 	)
 }
