@@ -175,8 +175,54 @@ func (e *Engine) markLog(st *objState, start, end int64) {
 	}
 }
 
+// lazyTx begins its transaction only when something is written: most
+// batches (heartbeats of known, healthy objects) change nothing and then
+// cost no SQLite transaction on the write path.
+type lazyTx struct {
+	ctx context.Context
+	db  *sql.DB
+	tx  *sql.Tx
+}
+
+func (l *lazyTx) get() (*sql.Tx, error) {
+	if l.tx == nil {
+		tx, err := l.db.BeginTx(l.ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("availability: begin: %w", err)
+		}
+		l.tx = tx
+	}
+	return l.tx, nil
+}
+
+func (l *lazyTx) commit() error {
+	if l.tx == nil {
+		return nil
+	}
+	err := l.tx.Commit()
+	l.tx = nil
+	if err != nil {
+		return fmt.Errorf("availability: commit: %w", err)
+	}
+	return nil
+}
+
+func (l *lazyTx) rollback() {
+	if l.tx != nil {
+		_ = l.tx.Rollback()
+		l.tx = nil
+	}
+}
+
 // flushLog rewrites the span-log rows changed in this transaction.
-func (e *Engine) flushLog(ctx context.Context, tx *sql.Tx) error {
+func (e *Engine) flushLog(ctx context.Context, lt *lazyTx) error {
+	if len(e.logDirty) == 0 {
+		return nil
+	}
+	tx, err := lt.get()
+	if err != nil {
+		return err
+	}
 	for k, site := range e.logDirty {
 		if err := rebuildLogYear(ctx, tx, k.obj, site, k.year); err != nil {
 			return err
@@ -343,10 +389,14 @@ func (e *Engine) add(st *objState) {
 }
 
 // object returns the state of an object, creating it on first sight.
-func (e *Engine) object(ctx context.Context, tx *sql.Tx, info ObjectInfo, first int64) (*objState, error) {
+func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first int64) (*objState, error) {
 	if st := e.objs[info.Key()]; st != nil {
 		if first < st.FirstSeen {
 			st.FirstSeen = first
+			tx, err := lt.get()
+			if err != nil {
+				return nil, err
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET first_seen_ms=? WHERE id=?`, first, st.ID); err != nil {
 				return nil, fmt.Errorf("availability: update object %s: %w", st.Name(), err)
 			}
@@ -362,7 +412,11 @@ func (e *Engine) object(ctx context.Context, tx *sql.Tx, info ObjectInfo, first 
 		Critical: defaultCritical(info.Class, info.Check), FirstSeen: first}
 	// The object may exist in the database already (another partition
 	// owner wrote it, or it was created by the CLI).
-	err := tx.QueryRowContext(ctx, `INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
+	tx, err := lt.get()
+	if err != nil {
+		return nil, err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
 		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END, retired_ms=0
 		RETURNING id, parent_id, critical, heartbeat, first_seen_ms`,
 		info.MunicipalityID, info.SiteID, info.DeviceID, info.Municipality, info.Site, info.Device, info.Class, info.Check, st.Critical, first).
@@ -385,11 +439,8 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 	err := func() error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		tx, err := e.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("availability: observe: %w", err)
-		}
-		defer tx.Rollback()
+		lt := &lazyTx{ctx: ctx, db: e.db}
+		defer lt.rollback()
 		touched := make(map[*objState]struct{})
 		for i := range sigs {
 			s := &sigs[i]
@@ -397,13 +448,17 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 				continue
 			}
 			t := ms(s.Time)
-			st, err := e.object(ctx, tx, s.Object, t)
+			st, err := e.object(ctx, lt, s.Object, t)
 			if err != nil {
 				return err
 			}
 			if s.Kind == SignalHeartbeat && !st.Heartbeat {
 				st.Heartbeat = true
 				st.p = e.paramsFor(&st.Object)
+				tx, err := lt.get()
+				if err != nil {
+					return err
+				}
 				if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET heartbeat=1 WHERE id=?`, st.ID); err != nil {
 					return fmt.Errorf("availability: update object %s: %w", st.Name(), err)
 				}
@@ -418,15 +473,15 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 		}
 		e.parentsFirst(list)
 		for _, st := range list {
-			if err := e.sync(ctx, tx, st, now, &events); err != nil {
+			if err := e.sync(ctx, lt, st, now, &events); err != nil {
 				return err
 			}
 		}
-		if err := e.flushLog(ctx, tx); err != nil {
+		if err := e.flushLog(ctx, lt); err != nil {
 			return err
 		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("availability: observe: commit: %w", err)
+		if err := lt.commit(); err != nil {
+			return err
 		}
 		e.annotate(events)
 		return nil
@@ -525,11 +580,11 @@ func (e *Engine) gapsFor(site int64) []gapSpan {
 
 // sync re-derives an object's spans, writes the difference to the
 // database and collects events. Called with e.mu held.
-func (e *Engine) sync(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event) error {
-	return e.syncDepth(ctx, tx, st, now, events, 0)
+func (e *Engine) sync(ctx context.Context, lt *lazyTx, st *objState, now int64, events *[]Event) error {
+	return e.syncDepth(ctx, lt, st, now, events, 0)
 }
 
-func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now int64, events *[]Event, depth int) error {
+func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now int64, events *[]Event, depth int) error {
 	e.compact(st, now)
 	cur := e.sc.derive(st.segs, st.p, st.Heartbeat, e.gapsFor(st.SiteID), now)
 	if st.ParentID != 0 {
@@ -542,6 +597,10 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 	}
 	cur = append([]Span(nil), cur...)
 	downChanged := false
+	tx, err := lt.get()
+	if err != nil {
+		return err
+	}
 	used := make([]bool, len(st.spans))
 	for i := range cur {
 		c := &cur[i]
@@ -611,7 +670,7 @@ func (e *Engine) syncDepth(ctx context.Context, tx *sql.Tx, st *objState, now in
 	if downChanged && depth < 16 {
 		for _, c := range e.children[st.ID] {
 			if cs := e.byID[c]; cs != nil {
-				if err := e.syncDepth(ctx, tx, cs, now, events, depth+1); err != nil {
+				if err := e.syncDepth(ctx, lt, cs, now, events, depth+1); err != nil {
 					return err
 				}
 			}
@@ -919,21 +978,18 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 		return nil
 	}
 	e.parentsFirst(due)
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("availability: tick: %w", err)
-	}
-	defer tx.Rollback()
+	lt := &lazyTx{ctx: ctx, db: e.db}
+	defer lt.rollback()
 	for _, st := range due {
-		if err := e.sync(ctx, tx, st, now, events); err != nil {
+		if err := e.sync(ctx, lt, st, now, events); err != nil {
 			return err
 		}
 	}
-	if err := e.flushLog(ctx, tx); err != nil {
+	if err := e.flushLog(ctx, lt); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("availability: tick: commit: %w", err)
+	if err := lt.commit(); err != nil {
+		return err
 	}
 	e.annotate(*events)
 	return nil
@@ -1001,11 +1057,12 @@ func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error 
 	}
 	defer tx.Rollback()
 	now := ms(e.cfg.Now())
-	c, err := e.object(ctx, tx, child, now)
+	lt := &lazyTx{ctx: ctx, db: e.db, tx: tx}
+	c, err := e.object(ctx, lt, child, now)
 	if err != nil {
 		return err
 	}
-	p, err := e.object(ctx, tx, parent, now)
+	p, err := e.object(ctx, lt, parent, now)
 	if err != nil {
 		return err
 	}
