@@ -28,8 +28,9 @@ var (
 func checkPlugins(t *testing.T) string {
 	t.Helper()
 	pluginsOnce.Do(func() {
-		pluginsDir, pluginsErr = os.MkdirTemp("", "schulmon-e2e-plugins-")
-		if pluginsErr != nil {
+		// Beside the agent and collector binaries, which live as long.
+		pluginsDir = filepath.Join(testenv.Binaries(t), "plugins")
+		if pluginsErr = os.MkdirAll(pluginsDir, 0o755); pluginsErr != nil {
 			return
 		}
 		for name, pkg := range map[string]string{"tcp": "./plugins/tcp", "panic": "./agent/pluginhost/testdata/panic"} {
