@@ -157,15 +157,26 @@ func (c *httpCheck) Collect(ctx context.Context) (*sdk.Result, error) {
 		}
 	}
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
-		leaf := resp.TLS.PeerCertificates[0]
-		days := time.Until(leaf.NotAfter).Hours() / 24
+		// The first certificate to expire among those the server sends:
+		// an expired intermediate breaks clients as surely as the leaf.
+		first := resp.TLS.PeerCertificates[0]
+		for _, cert := range resp.TLS.PeerCertificates[1:] {
+			if cert.NotAfter.Before(first.NotAfter) {
+				first = cert
+			}
+		}
+		days := time.Until(first.NotAfter).Hours() / 24
 		res.AddField("cert_days_left", metric.Float(math.Round(days*100)/100))
-		res.AddField("cert_not_after", metric.Int(leaf.NotAfter.Unix()))
+		res.AddField("cert_not_after", metric.Int(first.NotAfter.Unix()))
+		which := "certificate"
+		if first != resp.TLS.PeerCertificates[0] {
+			which = fmt.Sprintf("intermediate certificate %q", first.Subject.CommonName)
+		}
 		switch {
 		case days < c.critDays:
-			worse(sdk.StatusCritical, "certificate expires in %.0f days (%s)", days, leaf.NotAfter.UTC().Format(time.DateOnly))
+			worse(sdk.StatusCritical, "%s expires in %.0f days (%s)", which, days, first.NotAfter.UTC().Format(time.DateOnly))
 		case days < c.warnDays:
-			worse(sdk.StatusWarning, "certificate expires in %.0f days (%s)", days, leaf.NotAfter.UTC().Format(time.DateOnly))
+			worse(sdk.StatusWarning, "%s expires in %.0f days (%s)", which, days, first.NotAfter.UTC().Format(time.DateOnly))
 		}
 	}
 	switch {
