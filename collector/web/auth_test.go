@@ -6,8 +6,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/schulmon/schulmon/collector/availability"
 )
 
 var loginCSRF = regexp.MustCompile(`name="login_csrf" value="([0-9a-f]+)"`)
@@ -84,5 +88,58 @@ func TestLoginRateLimitAndCookies(t *testing.T) {
 	resp = postLogin(t, c2, e.URL, "anna", pwAnna)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("sixth attempt: HTTP %d, Retry-After %q; want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// TestMaintenanceScoping: a school admin neither sees nor changes another
+// school's maintenance window, also by direct URL.
+func TestMaintenanceScoping(t *testing.T) {
+	e := newEnv(t)
+	foreign, err := availability.AddMaintenance(t.Context(), e.Srv.MetaDB, availability.Maintenance{Scope: availability.Scope{Site: "gs-sued"},
+		Start: time.Now().Add(time.Hour), Duration: time.Hour, Reason: "Fremdschule", CreatedBy: "olga"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp := postLogin(t, c, e.URL, "anna", pwAnna); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	get := func(path string) (int, string) {
+		resp, err := c.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, body := get("/maintenance")
+	if st != 200 || strings.Contains(body, "Fremdschule") || strings.Contains(body, "gs-sued") {
+		t.Errorf("school admin's maintenance list (HTTP %d) shows the other school", st)
+	}
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the maintenance page")
+	}
+	id := strconv.FormatInt(foreign.ID, 10)
+	if st, _ := get("/maintenance/" + id + "/edit"); st != http.StatusNotFound {
+		t.Errorf("edit form of the other school's window: HTTP %d", st)
+	}
+	for _, path := range []string{"/maintenance/" + id + "/delete", "/maintenance/" + id} {
+		resp, err := c.PostForm(e.URL+path, url.Values{"csrf": {m[1]}, "site": {"gs-nord"}, "start": {"2027-01-01T22:00"}, "duration": {"1h"}, "repeat": {"none"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s as school admin of another site: HTTP %d, want 404", path, resp.StatusCode)
+		}
+	}
+	all, err := availability.ListMaintenance(t.Context(), e.Srv.MetaDB)
+	if err != nil || len(all) != 1 || all[0].Reason != "Fremdschule" {
+		t.Errorf("windows after the attempts: %+v, %v", all, err)
 	}
 }
