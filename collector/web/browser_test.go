@@ -157,10 +157,13 @@ func TestBrowserOperator(t *testing.T) {
 		t.Fatal(err)
 	}
 	body = text(t, ctx, "main")
-	for _, want := range []string{"sw-gs-nord-1", "Gi1/0/1", "Gi1/0/2", "1.0 Mbit/s", "ap-gs-nord-1", "drucker-gs-nord"} {
+	for _, want := range []string{"sw-gs-nord-1", "Gi1/0/1", "Gi1/0/2", "1.0 Mbit/s", "ap-gs-nord-1", "drucker-gs-nord", "00:1b:2c:3d:4e:5f", "beamer-raum-12"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("site page lacks %q", want)
 		}
+	}
+	if poe := eval[string](t, ctx, `Array.from(document.querySelectorAll("#ports ~ table tbody tr")).filter(r => r.textContent.includes("Gi1/0/1"))[0].lastElementChild.textContent`); poe != "an" {
+		t.Errorf("PoE of Gi1/0/1: %q, want an", poe)
 	}
 	screenshot(t, ctx, "site")
 

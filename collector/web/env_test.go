@@ -14,6 +14,7 @@ import (
 	"github.com/schulmon/schulmon/collector/availability/avserver"
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
+	"github.com/schulmon/schulmon/collector/staffing"
 	"github.com/schulmon/schulmon/collector/tenancy"
 	"github.com/schulmon/schulmon/collector/users"
 )
@@ -99,6 +100,7 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 			fmt.Fprintf(&lp, "snmp_poll,device=sw-%s-1,class=switch reachable=true,duration_s=0.05 %d\n", s.Name, ts)
 			fmt.Fprintf(&lp, "snmp_if,device=sw-%s-1,class=switch,ifIndex=1,ifName=Gi1/0/1 ifOperStatus=1i,in_bps=%d,out_bps=2000,ifInErrors=0u,ifOutErrors=1u %d\n", s.Name, 1_000_000+i, ts)
 			fmt.Fprintf(&lp, "snmp_if,device=sw-%s-1,class=switch,ifIndex=2,ifName=Gi1/0/2 ifOperStatus=2i,ifInErrors=4u,ifOutErrors=0u %d\n", s.Name, ts)
+			fmt.Fprintf(&lp, "snmp_poe_port,device=sw-%s-1,class=switch,poe_port=1.1,ifName=Gi1/0/1 delivering=true,admin_enabled=true %d\n", s.Name, ts)
 			fmt.Fprintf(&lp, "snmp_poll,device=ap-%s-1,class=access_point reachable=true,duration_s=0.02 %d\n", s.Name, ts)
 			fmt.Fprintf(&lp, "snmp_poll,device=drucker-%s,class=printer reachable=true,duration_s=0.03 %d\n", s.Name, ts)
 		}
@@ -115,6 +117,15 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 		}
 	}
 	if err := srv.Dir.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// An end device the switch's bridge table revealed.
+	st, err := staffing.NewStore(ctx, srv.MetaDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordEndpoints(ctx, []staffing.Endpoint{{SiteID: a.ID, MAC: "00:1b:2c:3d:4e:5f", IP: "10.1.2.3", Hostname: "beamer-raum-12",
+		Switch: "sw-gs-nord-1", Port: "Gi1/0/1", Seen: now}}); err != nil {
 		t.Fatal(err)
 	}
 	return e
