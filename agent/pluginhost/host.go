@@ -228,6 +228,7 @@ func (r *runner) cycle(ctx context.Context, sink Sink) {
 		points = append(points, r.checkPoint(now, sdk.StatusUnknown, msg, 0, nil))
 	} else {
 		r.calls++
+		now = time.Now() // after a start within this cycle: time the check only
 		cctx, cancel := context.WithTimeout(ctx, r.inst.Timeout)
 		res, err := r.checker.Collect(cctx)
 		cancel()
