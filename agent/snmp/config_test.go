@@ -250,3 +250,27 @@ func TestRunKeepsPollingWhenTrapPortIsTaken(t *testing.T) {
 		t.Fatalf("Run after cancel: %v", err)
 	}
 }
+
+// Discovery adds what answers as a poll target, which Run then polls.
+func TestDiscoveredDeviceIsPolled(t *testing.T) {
+	srv := serveFixtures(t, nil)
+	cfg := Config{
+		Defaults:  Defaults{Port: srv.Addr().Port, Credentials: Credentials{Community: "eaton-5px"}},
+		Discovery: DiscoveryConfig{Subnets: []string{"127.0.0.1/32"}, Interval: time.Hour},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &collect{}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, sink) }()
+	waitFor(t, sink, func(c *collect) bool { return len(byMeas(c.all(), "snmp_ups")) > 0 })
+	d := byMeas(sink.all(), "snmp_discovery")
+	if len(d) != 1 || tagOf(d[0], "class") != "ups" || tagOf(d[0], "device") != "gs-nord-ups01" || pointFields(d[0])["added"] != true {
+		t.Fatalf("discovery point: %v", d)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}

@@ -49,6 +49,7 @@ type Poller struct {
 	targets []*targetState
 	running bool              // Run has taken its snapshot of targets
 	added   chan *targetState // targets found by discovery while running
+	stopped chan struct{}     // closed when Run returns
 }
 
 // targetState is what the poller remembers about a target between polls.
@@ -91,7 +92,7 @@ func New(cfg Config, opts ...Option) (*Poller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Poller{cfg: cfg, custom: map[string]*CustomProfile{}, added: make(chan *targetState, 64)}
+	p := &Poller{cfg: cfg, custom: map[string]*CustomProfile{}, added: make(chan *targetState, 64), stopped: make(chan struct{})}
 	for i := range p.cfg.Custom {
 		p.custom[p.cfg.Custom[i].Name] = &p.cfg.Custom[i]
 	}
@@ -154,6 +155,7 @@ func (p *Poller) PollAll(ctx context.Context, sink Sink) {
 
 // Run polls every target at its interval until ctx ends. Start times are
 // spread over the interval so that 2,000 switches do not all fire at once.
+// Call it once per Poller.
 func (p *Poller) Run(ctx context.Context, sink Sink) error {
 	var wg sync.WaitGroup
 	p.mu.Lock()
@@ -167,6 +169,7 @@ func (p *Poller) Run(ctx context.Context, sink Sink) error {
 		}(st.target.Interval * time.Duration(i) / time.Duration(max(n, 1)))
 	}
 	p.mu.Unlock()
+	defer close(p.stopped)
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,7 +228,10 @@ func (p *Poller) AddTarget(t Target) (bool, error) {
 	if !p.running {
 		return true, nil // Run will start it with the others
 	}
-	p.added <- st // Run receives without taking p.mu
+	select {
+	case p.added <- st: // Run receives without taking p.mu
+	case <-p.stopped:
+	}
 	return true, nil
 }
 
