@@ -24,6 +24,7 @@ import (
 	"github.com/schulmon/schulmon/collector/api"
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/enroll"
+	"github.com/schulmon/schulmon/collector/events"
 	"github.com/schulmon/schulmon/collector/ingest"
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/collector/staffing"
@@ -166,6 +167,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB, MinDuration: 5 * time.Minute}, Log: log}
 	staffHandler.Routes(s.Mux, s.Authenticate)
 	s.Web.SetStaffing(staffHandler)
+
+	// Trap and reboot events per device.
+	if err := events.Migrate(ctx, s.MetaDB); err != nil {
+		return nil, err
+	}
+	ev := events.New(s.MetaDB)
+	s.Ingest.AddObserver(ev)
+	(&events.Handler{Store: ev, SiteByName: func(ctx context.Context, name string) (int64, error) {
+		st, err := dir.SiteByName(ctx, name)
+		return st.ID, err
+	}}).Routes(s.Mux, s.Authenticate)
+	s.AddJob("prune-events", 24*time.Hour, func(ctx context.Context, now time.Time) error {
+		_, err := ev.Prune(ctx, now.AddDate(-1, 0, 0))
+		return err
+	})
 	s.Web.Routes(s.Mux)
 
 	s.AddJob("flush-last-seen", 10*time.Second, func(ctx context.Context, _ time.Time) error { return dir.FlushSeen(ctx) })
