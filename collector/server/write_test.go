@@ -32,11 +32,14 @@ type fixture struct {
 	dev  func(site, name string) int64
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, tune ...func(*config.Config)) *fixture {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Limits.MaxBodyBytes = 1 << 20
+	for _, f := range tune {
+		f(&cfg)
+	}
 	ctx := context.Background()
 	srv, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
