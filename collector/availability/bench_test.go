@@ -242,3 +242,22 @@ func BenchmarkYearlyReport100kObjects1MOutages(b *testing.B) { benchReport(b, 10
 
 // BenchmarkYearlyReport10kObjects100kOutages shows linearity.
 func BenchmarkYearlyReport10kObjects100kOutages(b *testing.B) { benchReport(b, 10_000, 100_000) }
+
+// BenchmarkMassOutage20k is the rare heavy tick: all 20,000 objects of a
+// district fall silent at once and every one gets an outage (and a span-log
+// rewrite, since each merges with its previous outage).
+func BenchmarkMassOutage20k(b *testing.B) {
+	ctx := context.Background()
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e, clk := newBenchEngine(b, 20_000)
+		b.StartTimer()
+		c0 := cpuTime()
+		if err := e.Tick(ctx, clk.Now().Add(time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1e6, "cpu-ms/op")
+}

@@ -179,9 +179,32 @@ func (e *Engine) markLog(st *objState, start, end int64) {
 // batches (heartbeats of known, healthy objects) change nothing and then
 // cost no SQLite transaction on the write path.
 type lazyTx struct {
-	ctx context.Context
-	db  *sql.DB
-	tx  *sql.Tx
+	ctx   context.Context
+	db    *sql.DB
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // prepared once per transaction
+}
+
+// stmt returns a statement prepared in the transaction: a tick in which
+// many objects change (a whole district's uplink) parses each statement
+// once, not once per object.
+func (l *lazyTx) stmt(query string) (*sql.Stmt, error) {
+	tx, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	if st := l.stmts[query]; st != nil {
+		return st, nil
+	}
+	st, err := tx.PrepareContext(l.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("availability: prepare: %w", err)
+	}
+	if l.stmts == nil {
+		l.stmts = map[string]*sql.Stmt{}
+	}
+	l.stmts[query] = st
+	return st, nil
 }
 
 func (l *lazyTx) get() (*sql.Tx, error) {
@@ -200,7 +223,7 @@ func (l *lazyTx) commit() error {
 		return nil
 	}
 	err := l.tx.Commit()
-	l.tx = nil
+	l.tx, l.stmts = nil, nil
 	if err != nil {
 		return fmt.Errorf("availability: commit: %w", err)
 	}
@@ -210,7 +233,7 @@ func (l *lazyTx) commit() error {
 func (l *lazyTx) rollback() {
 	if l.tx != nil {
 		_ = l.tx.Rollback()
-		l.tx = nil
+		l.tx, l.stmts = nil, nil
 	}
 }
 
@@ -219,12 +242,8 @@ func (e *Engine) flushLog(ctx context.Context, lt *lazyTx) error {
 	if len(e.logDirty) == 0 {
 		return nil
 	}
-	tx, err := lt.get()
-	if err != nil {
-		return err
-	}
 	for k, site := range e.logDirty {
-		if err := rebuildLogYear(ctx, tx, k.obj, site, k.year); err != nil {
+		if err := rebuildLogYear(ctx, lt, k.obj, site, k.year); err != nil {
 			return err
 		}
 	}
@@ -597,10 +616,6 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 	}
 	cur = append([]Span(nil), cur...)
 	downChanged := false
-	tx, err := lt.get()
-	if err != nil {
-		return err
-	}
 	used := make([]bool, len(st.spans))
 	for i := range cur {
 		c := &cur[i]
@@ -620,7 +635,11 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 			if c.End != 0 {
 				end = c.End
 			}
-			if err := tx.QueryRowContext(ctx, `INSERT INTO av_spans(object_id, site_id, state, cause, start_ms, end_ms, children) VALUES(?,?,?,?,?,?,?) RETURNING id`,
+			ins, err := lt.stmt(`INSERT INTO av_spans(object_id, site_id, state, cause, start_ms, end_ms, children) VALUES(?,?,?,?,?,?,?) RETURNING id`)
+			if err != nil {
+				return err
+			}
+			if err := ins.QueryRowContext(ctx,
 				st.ID, st.SiteID, c.State, c.Cause, c.Start, end, joinChildren(c.Children)).Scan(&c.ID); err != nil {
 				return fmt.Errorf("availability: store span of %s: %w", st.Name(), err)
 			}
@@ -639,7 +658,11 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 			if c.End != 0 {
 				end = c.End
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE av_spans SET start_ms=?, end_ms=?, cause=? WHERE id=?`, c.Start, end, c.Cause, c.ID); err != nil {
+			upd, err := lt.stmt(`UPDATE av_spans SET start_ms=?, end_ms=?, cause=? WHERE id=?`)
+			if err != nil {
+				return err
+			}
+			if _, err := upd.ExecContext(ctx, c.Start, end, c.Cause, c.ID); err != nil {
 				return fmt.Errorf("availability: update span of %s: %w", st.Name(), err)
 			}
 			e.markLog(st, p.Start, p.End)
@@ -654,7 +677,11 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 		if used[j] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM av_spans WHERE id=?`, p.ID); err != nil {
+		del, err := lt.stmt(`DELETE FROM av_spans WHERE id=?`)
+		if err != nil {
+			return err
+		}
+		if _, err := del.ExecContext(ctx, p.ID); err != nil {
 			return fmt.Errorf("availability: delete span of %s: %w", st.Name(), err)
 		}
 		e.markLog(st, p.Start, p.End)

@@ -77,15 +77,46 @@ func decodeLog(obj int64, b []byte, out []spanRow) ([]spanRow, error) {
 	return out, nil
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+const (
+	logSelect = `SELECT id, state, start_ms, end_ms FROM av_spans WHERE object_id=? AND end_ms IS NOT NULL AND end_ms > ? AND start_ms < ? ORDER BY start_ms, id`
+	logDelete = `DELETE FROM av_span_log WHERE object_id=? AND year=?`
+	logUpsert = `INSERT INTO av_span_log(object_id, year, site_id, data) VALUES(?,?,?,?) ON CONFLICT(object_id, year) DO UPDATE SET data=excluded.data`
+)
+
+// preparer prepares statements; lazyTx and plain transactions both serve.
+type preparer interface {
+	stmt(query string) (*sql.Stmt, error)
+}
+
+type txPreparer struct {
+	ctx context.Context
+	tx  *sql.Tx
+	m   map[string]*sql.Stmt
+}
+
+func (p *txPreparer) stmt(q string) (*sql.Stmt, error) {
+	if st := p.m[q]; st != nil {
+		return st, nil
+	}
+	st, err := p.tx.PrepareContext(p.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("availability: prepare: %w", err)
+	}
+	if p.m == nil {
+		p.m = map[string]*sql.Stmt{}
+	}
+	p.m[q] = st
+	return st, nil
 }
 
 // rebuildLogYear rewrites one object's log row for one year from av_spans.
-func rebuildLogYear(ctx context.Context, db execer, obj, site int64, year int) error {
+func rebuildLogYear(ctx context.Context, p preparer, obj, site int64, year int) error {
 	from, to := yearStart(year), yearStart(year+1)
-	rows, err := db.QueryContext(ctx, `SELECT id, state, start_ms, end_ms FROM av_spans WHERE object_id=? AND end_ms IS NOT NULL AND end_ms > ? AND start_ms < ? ORDER BY start_ms, id`, obj, from, to)
+	sel, err := p.stmt(logSelect)
+	if err != nil {
+		return err
+	}
+	rows, err := sel.QueryContext(ctx, obj, from, to)
 	if err != nil {
 		return fmt.Errorf("availability: rebuild span log: %w", err)
 	}
@@ -100,12 +131,21 @@ func rebuildLogYear(ctx context.Context, db execer, obj, site int64, year int) e
 	}
 	rows.Close()
 	if len(entries) == 0 {
-		_, err = db.ExecContext(ctx, `DELETE FROM av_span_log WHERE object_id=? AND year=?`, obj, year)
-	} else {
-		_, err = db.ExecContext(ctx, `INSERT INTO av_span_log(object_id, year, site_id, data) VALUES(?,?,?,?) ON CONFLICT(object_id, year) DO UPDATE SET data=excluded.data`,
-			obj, year, site, encodeLog(entries))
+		del, err := p.stmt(logDelete)
+		if err != nil {
+			return err
+		}
+		_, err = del.ExecContext(ctx, obj, year)
+		if err != nil {
+			return fmt.Errorf("availability: write span log: %w", err)
+		}
+		return nil
 	}
+	up, err := p.stmt(logUpsert)
 	if err != nil {
+		return err
+	}
+	if _, err := up.ExecContext(ctx, obj, year, site, encodeLog(entries)); err != nil {
 		return fmt.Errorf("availability: write span log: %w", err)
 	}
 	return nil

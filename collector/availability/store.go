@@ -143,7 +143,7 @@ func Retire(ctx context.Context, db *sql.DB, k ObjectKey, at time.Time) error {
 		return fmt.Errorf("retire %s: %w", k, err)
 	}
 	for y := utcYear(t) - 1; y <= utcYear(t)+1; y++ {
-		if err := rebuildLogYear(ctx, tx, id, site, y); err != nil {
+		if err := rebuildLogYear(ctx, &txPreparer{ctx: ctx, tx: tx}, id, site, y); err != nil {
 			return err
 		}
 	}
