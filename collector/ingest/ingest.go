@@ -112,6 +112,7 @@ type Handler struct {
 	dir       Directory
 	store     store.Writer
 	observers []Observer
+	mergers   []*merger // for BatchObservers, parallel to observers (nil for others)
 	limits    Limits
 	log       *slog.Logger
 	inflight  chan struct{}
@@ -149,7 +150,25 @@ func New(dir Directory, st store.Writer, limits Limits, log *slog.Logger, reg pr
 }
 
 // AddObserver registers an observer; call before serving.
-func (h *Handler) AddObserver(o Observer) { h.observers = append(h.observers, o) }
+// A BatchObserver gets the batches of concurrent writes merged.
+func (h *Handler) AddObserver(o Observer) {
+	h.observers = append(h.observers, o)
+	var m *merger
+	if bo, ok := o.(BatchObserver); ok {
+		m = newMerger(bo)
+	}
+	h.mergers = append(h.mergers, m)
+}
+
+// Close stops the observers' merge goroutines; call after the HTTP
+// server has shut down.
+func (h *Handler) Close() {
+	for _, m := range h.mergers {
+		if m != nil {
+			m.close()
+		}
+	}
+}
 
 // apiError is InfluxDB's error body.
 type apiError struct {
@@ -270,8 +289,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, d := range batch.Devices {
 		h.dir.Seen(d.DeviceID, d.Last)
 	}
-	for _, o := range h.observers {
-		o.Observe(r.Context(), batch)
+	for i, o := range h.observers {
+		if m := h.mergers[i]; m != nil {
+			m.observe(r.Context(), batch)
+		} else {
+			o.Observe(r.Context(), batch)
+		}
 	}
 	h.points.Add(float64(len(points)))
 	h.duration.Observe(time.Since(start).Seconds())

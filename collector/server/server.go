@@ -272,6 +272,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
+	s.Ingest.Close() // observers' merge goroutines, after the last write
 	stopJobs()
 	<-jobsDone
 	// One last run of every job (e.g. flush last-seen times).

@@ -124,9 +124,11 @@ type Result struct {
 	CPUAvgPercent   float64 `json:"collector_cpu_avg_percent"` // of one core, steady state
 	LoadgenCPU      float64 `json:"loadgen_cpu_avg_percent"`
 	StoredPoints    int64   `json:"stored_points"`
-	LostPoints      int64   `json:"lost_points"` // acknowledged but not stored
+	LostPoints      int64   `json:"lost_points"`    // acknowledged but not stored
+	StoredUnacked   int64   `json:"stored_unacked"` // stored, but the client saw no 204 (timeouts)
 	Unsent          int64   `json:"unsent_points"`
 	SetupS          float64 `json:"setup_s"`
+	ShutdownError   string  `json:"shutdown_error,omitempty"`
 }
 
 // Latency are write latency percentiles in milliseconds (204 responses).
@@ -145,7 +147,10 @@ func (r *Result) print(w io.Writer) {
 	fmt.Fprintf(w, "write latency all:    n=%d p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", r.LatencyAll.N, r.LatencyAll.P50, r.LatencyAll.P90, r.LatencyAll.P99, r.LatencyAll.Max)
 	fmt.Fprintf(w, "write latency steady: n=%d p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms\n", r.LatencySteady.N, r.LatencySteady.P50, r.LatencySteady.P90, r.LatencySteady.P99, r.LatencySteady.Max)
 	fmt.Fprintf(w, "collector RSS max %.0f MiB, at end %.0f MiB; CPU %.0f%% of one core (steady); load generator CPU %.0f%%\n", r.RSSMaxMiB, r.RSSEndMiB, r.CPUAvgPercent, r.LoadgenCPU)
-	fmt.Fprintf(w, "stored points %d, acknowledged %d: lost %d, never sent %d\n", r.StoredPoints, r.AcceptedPoints, r.LostPoints, r.Unsent)
+	fmt.Fprintf(w, "stored points %d, acknowledged %d: lost %d (acknowledged, not stored), stored without acknowledgement %d, never accepted %d\n", r.StoredPoints, r.AcceptedPoints, r.LostPoints, r.StoredUnacked, r.Unsent)
+	if r.ShutdownError != "" {
+		fmt.Fprintf(w, "collector shutdown: %s\n", r.ShutdownError)
+	}
 }
 
 type agent struct {
@@ -156,6 +161,8 @@ type agent struct {
 	template []metric.Point
 	pending  [][]byte // gzip bodies waiting to be accepted, oldest first
 	npoints  []int
+	ts       []int64 // batch times of pending, parallel
+	acked    []int64 // batch times the collector acknowledged
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
@@ -268,8 +275,13 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 						p := &a.template[i]
 						p.Time = ts
 						for j := range p.Fields {
-							if p.Fields[j].Value.Kind() == metric.KindFloat {
-								p.Fields[j].Value = metric.Float(float64(rng.IntN(10000)) / 100)
+							f := &p.Fields[j]
+							switch {
+							case f.Key == "uptime_s" || f.Key == "sys_uptime_s" || f.Key == "uptime":
+								// Uptimes grow: a decrease would be a reboot.
+								f.Value = metric.Float(1e6 + ts.Sub(start).Seconds())
+							case f.Value.Kind() == metric.KindFloat:
+								f.Value = metric.Float(float64(rng.IntN(10000)) / 100)
 							}
 						}
 						enc = metric.AppendLine(enc, p)
@@ -280,6 +292,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					zw.Close()
 					a.pending = append(a.pending, bytes.Clone(zbuf.Bytes()))
 					a.npoints = append(a.npoints, len(a.template))
+					a.ts = append(a.ts, ts.UnixNano())
 					next = next.Add(o.interval)
 				}
 				if len(a.pending) == 0 || time.Now().Before(retryAt) {
@@ -295,7 +308,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					accepted.Add(1)
 					n := int64(a.npoints[0])
 					acceptedPts.Add(n)
-					a.pending, a.npoints = a.pending[1:], a.npoints[1:]
+					a.acked = append(a.acked, a.ts[0])
+					a.pending, a.npoints, a.ts = a.pending[1:], a.npoints[1:], a.ts[1:]
 					ms := float64(lat.Microseconds()) / 1000
 					latMu.Lock()
 					latAll = append(latAll, ms)
@@ -347,19 +361,77 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 	}
 
 	// Stop the collector gracefully, then count what it stored.
-	if err := coll.stop(30 * time.Second); err != nil {
-		return res, err
+	if err := coll.stop(60 * time.Second); err != nil {
+		// Acknowledged points must survive even a kill: count anyway.
+		log.Warn("collector did not shut down cleanly; counting what it stored", "err", err)
+		res.ShutdownError = err.Error()
 	}
 	after, err := countPoints(ctx, dir)
 	if err != nil {
 		return res, err
 	}
 	res.StoredPoints = after - before
-	res.LostPoints = res.AcceptedPoints - res.StoredPoints
-	if res.LostPoints < 0 {
-		return res, fmt.Errorf("store holds %d more points than were acknowledged: duplicates or foreign writes", -res.LostPoints)
+	// Every acknowledged batch must be stored completely: check each one
+	// by (site, time). Points stored without an acknowledgement (the
+	// client timed out, the collector had committed) are not loss; a real
+	// agent would send them again and they would overwrite.
+	lost, err := verifyAcked(ctx, dir, agents)
+	if err != nil {
+		return res, err
 	}
+	res.LostPoints = lost
+	res.StoredUnacked = res.StoredPoints - (res.AcceptedPoints - lost)
 	return res, nil
+}
+
+// verifyAcked counts acknowledged points missing from the store.
+func verifyAcked(ctx context.Context, dir string, agents []*agent) (int64, error) {
+	meta, err := sqlitedb.Open(ctx, server.MetaDBPath(dir))
+	if err != nil {
+		return 0, err
+	}
+	defer meta.Close()
+	siteID := map[string]int64{}
+	rows, err := meta.QueryContext(ctx, `SELECT id, name FROM sites`)
+	if err != nil {
+		return 0, fmt.Errorf("list sites: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var name string
+		rows.Scan(&id, &name)
+		siteID[name] = id
+	}
+	rows.Close()
+	pdb, err := sqlitedb.Open(ctx, server.PointsDBPath(dir))
+	if err != nil {
+		return 0, err
+	}
+	defer pdb.Close()
+	have := map[[2]int64]int64{}
+	rows, err = pdb.QueryContext(ctx, `SELECT s.site_id, p.time, COUNT(*) FROM points p JOIN series s ON s.id = p.series_id GROUP BY s.site_id, p.time`)
+	if err != nil {
+		return 0, fmt.Errorf("count stored points per site and time: %w", err)
+	}
+	for rows.Next() {
+		var site, t, n int64
+		rows.Scan(&site, &t, &n)
+		have[[2]int64{site, t}] = n
+	}
+	rows.Close()
+	var lost int64
+	for _, a := range agents {
+		id, ok := siteID[fmt.Sprintf("school-%05d", a.id)]
+		if !ok {
+			return 0, fmt.Errorf("site of agent %d not found", a.id)
+		}
+		for _, t := range a.acked {
+			if n := have[[2]int64{id, t}]; n < int64(len(a.template)) {
+				lost += int64(len(a.template)) - n
+			}
+		}
+	}
+	return lost, nil
 }
 
 func newTransport(conns int) *http.Transport {

@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+)
+
+// BatchObserver is an Observer that can take the batches of many
+// concurrent writes in one call (typically one database transaction).
+// Writes to it are merged: each request still waits until its batch was
+// observed before it is acknowledged, but concurrent requests share the
+// observer's call, so its per-call cost (an fsync) does not cap the
+// collector's request rate.
+type BatchObserver interface {
+	Observer
+	ObserveBatches(ctx context.Context, batches []*Batch)
+}
+
+// maxMerge bounds how many batches one ObserveBatches call gets.
+const maxMerge = 512
+
+// merger feeds one BatchObserver from one goroutine.
+type merger struct {
+	obs  BatchObserver
+	ch   chan *observeReq
+	done chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+type observeReq struct {
+	b    *Batch
+	done chan struct{}
+}
+
+func newMerger(o BatchObserver) *merger {
+	m := &merger{obs: o, ch: make(chan *observeReq, maxMerge), done: make(chan struct{})}
+	go m.run()
+	return m
+}
+
+// observe hands b to the observer and waits until it was observed or ctx
+// ends (the observation then still happens).
+func (m *merger) observe(ctx context.Context, b *Batch) {
+	r := &observeReq{b: b, done: make(chan struct{})}
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		m.obs.Observe(ctx, b)
+		return
+	}
+	select {
+	case m.ch <- r:
+	case <-ctx.Done():
+		m.mu.RUnlock()
+		return
+	}
+	m.mu.RUnlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+	}
+}
+
+func (m *merger) run() {
+	defer close(m.done)
+	reqs := make([]*observeReq, 0, maxMerge)
+	batches := make([]*Batch, 0, maxMerge)
+	for r := range m.ch {
+		reqs = append(reqs[:0], r)
+	fill:
+		for len(reqs) < maxMerge {
+			select {
+			case r, ok := <-m.ch:
+				if !ok {
+					break fill
+				}
+				reqs = append(reqs, r)
+			default:
+				break fill
+			}
+		}
+		batches = batches[:0]
+		for _, r := range reqs {
+			batches = append(batches, r.b)
+		}
+		// Not a request's context: the call carries many requests.
+		m.obs.ObserveBatches(context.Background(), batches)
+		for i, r := range reqs {
+			close(r.done)
+			reqs[i], batches[i] = nil, nil
+		}
+	}
+}
+
+func (m *merger) close() {
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		close(m.ch)
+	}
+	m.mu.Unlock()
+	<-m.done
+}
