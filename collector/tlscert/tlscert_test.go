@@ -142,7 +142,13 @@ func TestServerWarnsAboutPlainHTTP(t *testing.T) {
 		t.Errorf("no warning for plain HTTP on 0.0.0.0:\n%s", logs)
 	}
 	cfg.DataDir = filepath.Join(t.TempDir(), "loop")
-	_, logs = serve(t, cfg, "127.0.0.1:0")
+	port, logs = serve(t, cfg, "127.0.0.1:0")
+	// Once a request is answered, Run is past the point where it warns.
+	resp, err = http.Get("http://127.0.0.1:" + port + "/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if strings.Contains(logs.String(), "plain HTTP") {
 		t.Errorf("warned about plain HTTP on loopback:\n%s", logs)
 	}
