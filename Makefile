@@ -13,7 +13,7 @@ export PATH := $(TOOLS):$(PATH)
 APT_PACKAGES := snmpd snmp snmptrapd chromium prometheus-alertmanager python3-aiosmtpd
 INFLUXD      := $(TOOLS)/influxd
 
-.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd lint bench bench-agent loadtest fuzz clean proto packages dashboards
+.PHONY: all build build-all run test test-quick deps deps-apt deps-influxd deps-nfpm lint bench bench-agent loadtest fuzz clean proto packages dashboards
 
 all: build
 
