@@ -354,7 +354,7 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) Deliver(ctx context.Context) (int, error) {
 	now := m.cfg.Now()
 	rows, err := m.db.QueryContext(ctx, `SELECT d.key, d.notifier, d.attempts, a.payload FROM al_deliveries d JOIN al_alerts a ON a.key=d.key
-		WHERE d.state='pending' AND d.next_ms<=? ORDER BY d.next_ms LIMIT 200`, now.UnixMilli())
+		WHERE d.state='pending' AND d.next_ms<=? ORDER BY d.next_ms, d.rowid LIMIT 200`, now.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("alerting: load deliveries: %w", err)
 	}

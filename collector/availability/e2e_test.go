@@ -131,14 +131,14 @@ func TestEndToEndAgentOutageAlertRecoveryReport(t *testing.T) {
 	}
 
 	agent := startAgent()
-	waitFor("the agent's host to be up", 30*time.Second, func() bool { return state() == "up" })
+	waitFor("the agent's host to be up", 60*time.Second, func() bool { return state() == "up" })
 	time.Sleep(3 * time.Second)
 
 	// Stop the agent: after the detection time (30 s floor) the host is
 	// down, with an open outage and a down alert.
 	stopped := time.Now()
 	stopAgent(agent)
-	waitFor("the outage", 60*time.Second, func() bool { return state() == "down" })
+	waitFor("the outage", 90*time.Second, func() bool { return state() == "down" })
 	var outs []availability.Outage
 	get("/api/v1/outages?site=gs-e2e", &outs)
 	if len(outs) != 1 || !outs[0].Ongoing || outs[0].Cause != availability.CauseHeartbeatLost || outs[0].Device != "srv-e2e" {
@@ -147,18 +147,18 @@ func TestEndToEndAgentOutageAlertRecoveryReport(t *testing.T) {
 	if d := outs[0].Start.Sub(stopped); d < -10*time.Second || d > 10*time.Second {
 		fail("outage starts %v after the agent stopped, want about when it stopped", d)
 	}
-	waitFor("the down alert", 10*time.Second, func() bool { return len(kinds()) >= 1 })
+	waitFor("the down alert", 30*time.Second, func() bool { return len(kinds()) >= 1 })
 
 	// Start it again: the outage closes, and after the recover hold the
 	// recovered alert follows.
 	agent = startAgent()
 	defer stopAgent(agent)
-	waitFor("the recovery", 30*time.Second, func() bool {
+	waitFor("the recovery", 60*time.Second, func() bool {
 		outs = nil
 		get("/api/v1/outages?site=gs-e2e", &outs)
 		return len(outs) == 1 && !outs[0].Ongoing
 	})
-	waitFor("the recovered alert", 20*time.Second, func() bool { return len(kinds()) >= 2 })
+	waitFor("the recovered alert", 40*time.Second, func() bool { return len(kinds()) >= 2 })
 	if k := kinds(); strings.Join(k, ",") != "device_down,device_recovered" {
 		fail("alerts %v, want device_down then device_recovered", k)
 	}

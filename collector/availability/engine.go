@@ -616,17 +616,35 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 	}
 	cur = append([]Span(nil), cur...)
 	downChanged := false
+	// Match derived spans to stored ones: the same start first, then any
+	// overlap of the same state (an outage whose start or end replayed
+	// data revised is the same outage: updated, not revoked and re-raised).
 	used := make([]bool, len(st.spans))
+	match := make([]int, len(cur))
 	for i := range cur {
-		c := &cur[i]
-		c.ObjectID = st.ID
-		m := -1
+		match[i] = -1
 		for j, p := range st.spans {
-			if !used[j] && p.State == c.State && (p.Start == c.Start || (p.End == 0 && c.End == 0)) {
-				m = j
+			if !used[j] && p.State == cur[i].State && p.Start == cur[i].Start {
+				match[i], used[j] = j, true
 				break
 			}
 		}
+	}
+	for i := range cur {
+		if match[i] >= 0 {
+			continue
+		}
+		for j, p := range st.spans {
+			if !used[j] && p.State == cur[i].State && spansOverlap(p, cur[i]) {
+				match[i], used[j] = j, true
+				break
+			}
+		}
+	}
+	for i := range cur {
+		c := &cur[i]
+		c.ObjectID = st.ID
+		m := match[i]
 		if m < 0 {
 			if c.State == StateDown {
 				c.Children = e.descendants(st.ID)
@@ -650,7 +668,6 @@ func (e *Engine) syncDepth(ctx context.Context, lt *lazyTx, st *objState, now in
 			}
 			continue
 		}
-		used[m] = true
 		p := st.spans[m]
 		c.ID, c.Children = p.ID, p.Children
 		if p.Start != c.Start || p.End != c.End || p.Cause != c.Cause {
@@ -723,6 +740,18 @@ func (e *Engine) afterSync(st *objState, cur []Span, now int64, events *[]Event)
 		}
 	}
 	st.nextCheck = min(st.nextCheck, nextChange(st.segs, st.p, now))
+}
+
+// spansOverlap reports whether two spans share time; End 0 is open.
+func spansOverlap(a, b Span) bool {
+	ae, be := a.End, b.End
+	if ae == 0 {
+		ae = math.MaxInt64
+	}
+	if be == 0 {
+		be = math.MaxInt64
+	}
+	return a.Start < be && b.Start < ae
 }
 
 func sameSpans(a, b []Span) bool {

@@ -482,3 +482,26 @@ func TestRetireEndsMonitoring(t *testing.T) {
 		t.Fatalf("retiring an unknown object: %v", err)
 	}
 }
+
+func TestLateDataRevisesOutageWithoutRevoking(t *testing.T) {
+	h := newHarness(t, t0, Config{Heartbeat: Detection{Interval: 10 * time.Second, RecoverHold: 20 * time.Second}})
+	srv := info("srv1", "server")
+	h.live(srv, SignalHeartbeat, true, t0, t0.Add(time.Minute), 10*time.Second)
+	// The last 20 s before the agent stopped never arrived; the outage is
+	// raised from +70 s.
+	h.quiet(5 * time.Minute)
+	// On restart the agent sends its undelivered points (+70 s, +80 s)
+	// with the new ones: the same outage, starting later and now closed.
+	back := h.clk.Now()
+	h.observe(Signal{Object: srv, Time: t0.Add(70 * time.Second), Kind: SignalHeartbeat, OK: true},
+		Signal{Object: srv, Time: t0.Add(80 * time.Second), Kind: SignalHeartbeat, OK: true},
+		Signal{Object: srv, Time: back, Kind: SignalHeartbeat, OK: true})
+	h.live(srv, SignalHeartbeat, true, back.Add(10*time.Second), back.Add(time.Minute), 10*time.Second)
+	s := h.spans("srv1")
+	if len(s) != 1 || s[0].Start != ms(t0.Add(90*time.Second)) || s[0].End != ms(back) {
+		t.Fatalf("spans %+v, want one outage from +90 s to the restart", s)
+	}
+	if k := h.rec.kinds("srv1"); !slices.Equal(k, []EventKind{EventDown, EventRecovered}) {
+		t.Fatalf("events %v, want down and recovered only", k)
+	}
+}
