@@ -28,6 +28,13 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Opening a SQLite connection is expensive (caches, a global lock);
+	// with database/sql's default of two idle connections every burst of
+	// concurrent queries opens and closes connections, which under load
+	// costs more than the queries (measured: 30× fewer writes accepted at
+	// 10,000 agents). No cap on open connections: nested queries must not
+	// wait for each other.
+	db.SetMaxIdleConns(32)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
