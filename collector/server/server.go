@@ -48,6 +48,7 @@ type Server struct {
 	Ingest   *ingest.Handler
 	API      *api.Handler
 	Web      *web.UI
+	Staffing *staffing.Handler
 	Mux      *http.ServeMux
 	Registry *prometheus.Registry
 
@@ -167,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB, MinDuration: 5 * time.Minute}, Log: log}
 	staffHandler.Routes(s.Mux, s.Authenticate)
 	s.Web.SetStaffing(staffHandler)
+	s.Staffing = staffHandler
 
 	// Trap and reboot events per device.
 	if err := events.Migrate(ctx, s.MetaDB); err != nil {

@@ -325,11 +325,15 @@ func Attach(ctx context.Context, srv *server.Server, att *avserver.Attached, cfg
 	if err := availability.Migrate(ctx, srv.MetaDB); err != nil {
 		return nil, fmt.Errorf("export: availability tables: %w", err)
 	}
-	sst, err := staffing.NewStore(ctx, srv.MetaDB)
-	if err != nil {
-		return nil, fmt.Errorf("export: staffing tables: %w", err)
+	// The same figures as the API and the planner's page.
+	e.Staffing = srv.Staffing
+	if e.Staffing == nil {
+		sst, err := staffing.NewStore(ctx, srv.MetaDB)
+		if err != nil {
+			return nil, fmt.Errorf("export: staffing tables: %w", err)
+		}
+		e.Staffing = &staffing.Handler{Store: sst, Incidents: &staffing.SpanIncidents{DB: srv.MetaDB}, Log: srv.Log}
 	}
-	e.Staffing = &staffing.Handler{Store: sst, Incidents: &staffing.SpanIncidents{DB: srv.MetaDB}, Log: srv.Log}
 	srv.AddJob("influx-export", cfg.Storage.InfluxDB.ExportInterval, e.Run)
 	return e, nil
 }
