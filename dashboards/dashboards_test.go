@@ -132,7 +132,7 @@ func schema(t *testing.T) map[string]map[string]bool {
 	}
 	out := map[string]map[string]bool{}
 	var cur []string
-	head := regexp.MustCompile("^###\\s+(.*)$")
+	head := regexp.MustCompile(`^###\s+(.*)$`)
 	name := regexp.MustCompile("`([a-z0-9_]+)`")
 	row := regexp.MustCompile(`^\|\s*(tag|field)\s*\|\s*([A-Za-z0-9_]+)\s*\|`)
 	for _, line := range strings.Split(string(b), "\n") {

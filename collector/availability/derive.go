@@ -180,8 +180,8 @@ type gapSpan struct {
 	Cause Cause
 }
 
-// derive turns an object's evidence into its down and unknown spans as of
-// now. It is a pure function of its inputs, which is what makes the state
+// Deriving spans: scratch.derive turns an object's evidence into its down
+// and unknown spans as of now. It is a pure function of its inputs, which is what makes the state
 // rebuildable and replays able to revise the past: the same evidence
 // always gives the same spans.
 //
@@ -195,10 +195,6 @@ type gapSpan struct {
 //     count whatever their length;
 //   - two outages with less than RecoverHold of up time between them are
 //     one outage (flap damping).
-func derive(segs []seg, p params, heartbeat bool, gaps []gapSpan, now int64) []Span {
-	var sc scratch
-	return sc.derive(segs, p, heartbeat, gaps, now)
-}
 
 // scratch holds buffers reused between derivations, so that a tick over
 // 100,000 objects does not allocate per object. The spans returned by
