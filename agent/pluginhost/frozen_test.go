@@ -56,6 +56,9 @@ func TestFrozenPluginIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(pid, syscall.SIGKILL)
+	// kill(2) returns before every thread of the plugin has stopped; under
+	// load a thread still running could answer the next call.
+	waitStopped(t, pid)
 
 	rec := &recorder{}
 	t0 := time.Now()
@@ -134,4 +137,34 @@ func TestOrphanedPluginExits(t *testing.T) {
 		t.Fatal("the plugin exited before it was orphaned long enough to matter")
 	}
 	waitFor(t, "the orphaned plugin to exit", 15*time.Second, func() bool { return !alive() })
+}
+
+// waitStopped waits until every thread of pid is in the stopped state.
+// Without /proc (macOS) it can only give the signal a moment.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	taskDir := "/proc/" + strconv.Itoa(pid) + "/task"
+	if _, err := os.Stat(taskDir); err != nil {
+		time.Sleep(200 * time.Millisecond)
+		return
+	}
+	waitFor(t, "the plugin's threads to stop", 10*time.Second, func() bool {
+		stats, _ := filepath.Glob(taskDir + "/*/stat")
+		if len(stats) == 0 {
+			return false
+		}
+		for _, f := range stats {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return false
+			}
+			// The state follows the command name in parentheses.
+			s := string(b)
+			i := strings.LastIndexByte(s, ')')
+			if i < 0 || i+2 >= len(s) || (s[i+2] != 'T' && s[i+2] != 't') {
+				return false
+			}
+		}
+		return true
+	})
 }
