@@ -94,6 +94,19 @@ CREATE TABLE tokens(
 	created_at INTEGER NOT NULL,
 	revoked_at INTEGER
 );
+`}, {Version: 2, SQL: `
+-- Authenticated tokens are cached in memory; any change to what a
+-- principal is made of bumps this counter, which every authentication
+-- reads (one row), so that a revocation by another process (the CLI)
+-- takes effect with the next request.
+CREATE TABLE auth_revision(id INTEGER PRIMARY KEY CHECK(id = 1), n INTEGER NOT NULL);
+INSERT INTO auth_revision VALUES(1, 0);
+CREATE TRIGGER tokens_auth_upd AFTER UPDATE ON tokens BEGIN UPDATE auth_revision SET n = n + 1; END;
+CREATE TRIGGER tokens_auth_del AFTER DELETE ON tokens BEGIN UPDATE auth_revision SET n = n + 1; END;
+CREATE TRIGGER sites_auth_upd AFTER UPDATE ON sites BEGIN UPDATE auth_revision SET n = n + 1; END;
+CREATE TRIGGER sites_auth_del AFTER DELETE ON sites BEGIN UPDATE auth_revision SET n = n + 1; END;
+CREATE TRIGGER municipalities_auth_upd AFTER UPDATE ON municipalities BEGIN UPDATE auth_revision SET n = n + 1; END;
+CREATE TRIGGER municipalities_auth_del AFTER DELETE ON municipalities BEGIN UPDATE auth_revision SET n = n + 1; END;
 `}}
 
 // Directory is the tenancy database: municipalities, sites, devices, tokens.
@@ -105,6 +118,8 @@ type Directory struct {
 	dirty   map[int64]int64            // device id → last seen (Unix ns), not yet saved
 
 	reg registrar // group commit of first-sight device registrations
+
+	auth authCache
 }
 
 type deviceKey struct {
@@ -354,12 +369,31 @@ func (d *Directory) RevokeToken(ctx context.Context, idOrPrefix string) error {
 	return nil
 }
 
-// Authenticate returns the principal behind a token secret. It reads the
-// database every time so that a revocation takes effect at once.
+// Authenticate returns the principal behind a token secret. Known tokens
+// come from memory; every call reads the auth revision (one row), so a
+// revocation, also by another process, takes effect at once.
 func (d *Directory) Authenticate(ctx context.Context, secret string) (*Principal, error) {
 	if secret == "" {
 		return nil, ErrUnauthenticated
 	}
+	hash := sha256.Sum256([]byte(secret))
+	rev, err := d.auth.revision(ctx, d.db)
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	if p := d.auth.get(rev, hash); p != nil {
+		return p, nil
+	}
+	p, err := d.authenticate(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	d.auth.put(rev, hash, p)
+	return p.clone(), nil
+}
+
+// authenticate reads the principal of a token from the database.
+func (d *Directory) authenticate(ctx context.Context, secret string) (*Principal, error) {
 	var p Principal
 	var siteID sql.NullInt64
 	var revoked sql.NullInt64
