@@ -93,7 +93,7 @@ func newLogger(c config.Config) *slog.Logger {
 
 func newServeCmd() *cobra.Command {
 	var f commonFlags
-	var listen string
+	var listen, pprofListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the collector",
@@ -109,6 +109,11 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 				cfg.Listen = listen
 			}
 			log := newLogger(cfg)
+			if pprofListen != "" {
+				if err := servePprof(cmd.Context(), pprofListen, log); err != nil {
+					return err
+				}
+			}
 			srv, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
@@ -142,6 +147,7 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address, e.g. 127.0.0.1:8086 (overrides the config file)")
+	cmd.Flags().StringVar(&pprofListen, "pprof-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; unauthenticated, so keep it on loopback")
 	return cmd
 }
 

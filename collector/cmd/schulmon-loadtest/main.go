@@ -64,6 +64,7 @@ type options struct {
 	jsonOut   bool
 	sharedCon bool
 	collLog   string
+	pprof     string
 }
 
 func main() {
@@ -79,6 +80,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directory")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.StringVar(&o.collLog, "collector-log", "", "write the collector's log to this file")
+	flag.StringVar(&o.pprof, "collector-pprof", "", "start the collector with --pprof-listen on this address (e.g. 127.0.0.1:6060) to profile it during the run")
 	flag.BoolVar(&o.sharedCon, "shared-connections", false, "share a connection pool between agents instead of one connection each")
 	flag.Parse()
 	if o.warmup == 0 {
@@ -195,7 +197,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll, err := startCollector(ctx, bin, dir, o.collLog, log)
+	coll, err := startCollector(ctx, bin, dir, o.collLog, o.pprof, log)
 	if err != nil {
 		return nil, err
 	}
@@ -612,7 +614,7 @@ type collector struct {
 
 var listenRE = regexp.MustCompile(`url=(http://\S+)`)
 
-func startCollector(ctx context.Context, bin, dir, logPath string, log *slog.Logger) (*collector, error) {
+func startCollector(ctx context.Context, bin, dir, logPath, pprofAddr string, log *slog.Logger) (*collector, error) {
 	var logFile io.Writer = io.Discard
 	if logPath != "" {
 		f, err := os.Create(logPath)
@@ -621,7 +623,11 @@ func startCollector(ctx context.Context, bin, dir, logPath string, log *slog.Log
 		}
 		logFile = f // closed when the process exits
 	}
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	args := []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}
+	if pprofAddr != "" {
+		args = append(args, "--pprof-listen", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -637,7 +643,7 @@ func startCollector(ctx context.Context, bin, dir, logPath string, log *slog.Log
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logFile, line)
-			if m := listenRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "listening") {
+			if m := listenRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "collector listening") {
 				select {
 				case urlc <- m[1]:
 				default:
