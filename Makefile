@@ -89,13 +89,13 @@ loadtest: build
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./collector/cmd/schulmon-loadtest
 	$(BIN)/schulmon-loadtest --agents $(LOADTEST_AGENTS) --duration $(LOADTEST_DURATION) --collector $(BIN)/schulmon-collector
 
-# Regenerate the check-plugin protocol code (committed). Needs protoc
-# (Debian: protobuf-compiler); the Go generators are pinned to the grpc and
-# protobuf versions in go.mod (grpc v1.61 wants protoc-gen-go-grpc v1.3.0).
 # Regenerate the Grafana dashboards' JSON from dashboards/*.go.
 dashboards:
 	$(GO) generate ./dashboards/
 
+# Regenerate the check-plugin protocol code (committed). Needs protoc
+# (Debian: protobuf-compiler); the Go generators are pinned to the grpc and
+# protobuf versions in go.mod (grpc v1.61 wants protoc-gen-go-grpc v1.3.0).
 proto:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler"; exit 1; }
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
