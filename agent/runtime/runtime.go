@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,19 @@ type Agent struct {
 	errCounter prometheus.Counter
 	// Subsystems started with the agent (SNMP poller, plugin host, …).
 	services []Service
+
+	// The host's identity (MACs, serial) rides on the first heartbeat and
+	// then once per identityEvery: it rarely changes, and the collector
+	// only needs it to deduplicate the staffing inventory.
+	readIdentity  func(context.Context) (hostmetrics.Identity, error)
+	identityEvery time.Duration
+	identityAt    time.Time // data time of the last heartbeat that carried it
 }
+
+// identityEvery is how often the heartbeat repeats the host's identity.
+// The collector counts a device seen within 90 days, so an hour is
+// plenty, and a changed NIC shows up the same day.
+const identityEvery = time.Hour
 
 // Service is a subsystem that runs beside host metrics and hands its
 // points to the agent with Add.
@@ -77,7 +90,8 @@ func New(cfg config.Config, device string, q Queue, s Sender, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, device: device, collectors: cols, queue: q, sender: s, started: time.Now(), registry: prometheus.NewRegistry()}
+	a := &Agent{cfg: cfg, log: log, device: device, collectors: cols, queue: q, sender: s, started: time.Now(), registry: prometheus.NewRegistry(),
+		readIdentity: hostmetrics.ReadIdentity, identityEvery: identityEvery}
 	a.sendRate = rate.NewLimiter(rate.Inf, 0)
 	if pps := cfg.Collector.MaxPointsPerSecond; pps > 0 {
 		a.sendRate = rate.NewLimiter(rate.Limit(pps), max(cfg.Collector.BatchSize, int(pps)))
@@ -237,7 +251,9 @@ func (a *Agent) Gather(ctx context.Context, now time.Time) {
 			Fields: []metric.Field{{Key: "duration_s", Value: metric.Float(d.Seconds())}, {Key: "success", Value: metric.Bool(ok)}}}
 		emit(self)
 	}
-	emit(a.heartbeat(now))
+	hb := a.heartbeat(now)
+	a.addIdentity(ctx, &hb, now)
+	emit(hb)
 	// Host metrics are about this host even where Telegraf's names carry
 	// a device tag of their own (disk).
 	for i := range pts {
@@ -258,6 +274,28 @@ func (a *Agent) heartbeat(now time.Time) metric.Point {
 		{Key: "points_dropped", Value: metric.Int(int64(a.dropped.Load() + a.queueDropped()))},
 		{Key: "interval_s", Value: metric.Float(a.cfg.Interval.Seconds())},
 	}}
+}
+
+// addIdentity adds the fields macs (comma-separated) and serial to the
+// heartbeat when they are due. Gather runs on one goroutine, so
+// identityAt needs no lock.
+func (a *Agent) addIdentity(ctx context.Context, hb *metric.Point, now time.Time) {
+	if !a.identityAt.IsZero() && now.Sub(a.identityAt) < a.identityEvery && now.After(a.identityAt) {
+		return
+	}
+	// Marked even when reading fails, so that a host without readable
+	// interfaces is not asked again every interval.
+	a.identityAt = now
+	id, err := a.readIdentity(ctx)
+	if err != nil {
+		a.log.Warn("cannot read the host identity; the collector may count this host twice in the staffing inventory", "err", err)
+	}
+	if len(id.MACs) > 0 {
+		hb.Fields = append(hb.Fields, metric.Field{Key: "macs", Value: metric.String(strings.Join(id.MACs, ","))})
+	}
+	if id.Serial != "" {
+		hb.Fields = append(hb.Fields, metric.Field{Key: "serial", Value: metric.String(id.Serial)})
+	}
 }
 
 // queueDropped is what the queue itself dropped (outbox limits).
