@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -223,8 +224,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// isLoopback is true for localhost and loopback IPs; a host name that
+// merely starts with "127." (127.example.org) is another host.
 func isLoopback(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ResolveToken returns the token from the config, the token file, or the

@@ -23,6 +23,7 @@ func TestStrictAndValidated(t *testing.T) {
 		"collector:\n  url: http://x\n  colour: red\n":                 "line 3: field colour not found",
 		"interval: 500ms\n":                                            "interval 500ms is too short",
 		"collector:\n  url: http://10.1.2.3:8086\n":                    "plain HTTP to another host",
+		"collector:\n  url: http://127.example.org:8086\n":             "plain HTTP to another host",
 		"collector:\n  url: ftp://x\n":                                 "want http(s)://HOST:PORT",
 		"class: toaster\n":                                             "class \"toaster\"",
 		"inputs: [cpu, gpu]\n":                                         "unknown input \"gpu\"",
@@ -38,6 +39,11 @@ func TestStrictAndValidated(t *testing.T) {
 	}
 	if _, err := Parse([]byte("collector:\n  url: http://10.1.2.3:8086\n  allow_insecure: true\n")); err != nil {
 		t.Errorf("allow_insecure: %v", err)
+	}
+	for _, u := range []string{"http://127.0.0.1:8086", "http://127.0.0.2:8086", "http://[::1]:8086", "http://localhost:8086"} {
+		if _, err := Parse([]byte("collector:\n  url: " + u + "\n")); err != nil {
+			t.Errorf("loopback %s without allow_insecure: %v", u, err)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"time"
@@ -56,6 +57,36 @@ type TLS struct {
 	SelfSigned bool `yaml:"self_signed"`
 	// Hosts are extra DNS names and IPs for the self-signed certificate.
 	Hosts []string `yaml:"hosts"`
+	// AllowPlainHTTP lets the collector serve plain HTTP on a
+	// non-loopback address, e.g. behind a proxy or ingress that
+	// terminates TLS. Without it such a start is refused, because agent
+	// tokens and web passwords would cross the network unencrypted.
+	AllowPlainHTTP bool `yaml:"allow_plain_http"`
+}
+
+// Enabled reports whether the collector serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.SelfSigned }
+
+// CheckPlainHTTP returns an error when the collector would serve plain
+// HTTP on listen (host:port) without tls.allow_plain_http. Loopback
+// addresses are always allowed: nothing leaves the machine.
+func (c *Config) CheckPlainHTTP(listen string) error {
+	if c.TLS.Enabled() || c.TLS.AllowPlainHTTP {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("listen %q is not host:port (e.g. 127.0.0.1:8086): %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve plain HTTP on %s (not a loopback address): agent tokens and web passwords would travel unencrypted. "+
+		"Enable HTTPS with tls.self_signed: true or tls.cert_file and tls.key_file, listen on 127.0.0.1, "+
+		"or set tls.allow_plain_http: true if a proxy in front of the collector terminates TLS (deploy/README.md)", listen)
 }
 
 // Storage selects and tunes the metric store.
@@ -187,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")
+	}
+	if err := c.CheckPlainHTTP(c.Listen); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

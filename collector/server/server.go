@@ -256,7 +256,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = tc
 		ln = tls.NewListener(ln, tc)
 	} else if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		s.Log.Warn("serving plain HTTP on a non-loopback address: agent tokens travel unencrypted; set tls.cert_file and tls.key_file, or tls.self_signed: true (deploy/README.md)", "addr", ln.Addr().String())
+		// Checked on the real listener too: --listen overrides the file.
+		if err := s.Config.CheckPlainHTTP(ln.Addr().String()); err != nil {
+			ln.Close()
+			return err
+		}
+		s.Log.Warn("serving plain HTTP on a non-loopback address (tls.allow_plain_http): agent tokens travel unencrypted unless a proxy in front terminates TLS", "addr", ln.Addr().String())
 	}
 	jobCtx, stopJobs := context.WithCancel(context.Background())
 	jobsDone := s.runJobs(jobCtx)

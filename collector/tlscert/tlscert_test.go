@@ -126,29 +126,58 @@ func TestServerSelfSigned(t *testing.T) {
 	}
 }
 
-// Plain HTTP on a non-loopback address is logged as a warning; on
-// loopback it is not.
-func TestServerWarnsAboutPlainHTTP(t *testing.T) {
+// Plain HTTP on a non-loopback address is refused unless the config opts
+// in with tls.allow_plain_http (then it is served with a warning); on
+// loopback it is served without either.
+func TestServerRefusesPlainHTTP(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(context.Background(), ln) }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run served plain HTTP on 0.0.0.0 instead of refusing")
+	}
+	if err == nil || !strings.Contains(err.Error(), "plain HTTP") || !strings.Contains(err.Error(), "tls.allow_plain_http") {
+		t.Fatalf("Run on 0.0.0.0 without TLS: want a refusal naming tls.allow_plain_http, got %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+		c.Close()
+		t.Fatal("the refused listener still accepts connections")
+	}
+
+	get := func(port string) {
+		t.Helper()
+		// Once a request is answered, Run is past the point where it warns.
+		resp, err := http.Get("http://127.0.0.1:" + port + "/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	cfg.DataDir = filepath.Join(t.TempDir(), "opt-in")
+	cfg.TLS.AllowPlainHTTP = true
 	port, logs := serve(t, cfg, "0.0.0.0:0")
-	resp, err := http.Get("http://127.0.0.1:" + port + "/ping")
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	get(port)
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "plain HTTP") {
-		t.Errorf("no warning for plain HTTP on 0.0.0.0:\n%s", logs)
+		t.Errorf("no warning for plain HTTP on 0.0.0.0 with tls.allow_plain_http:\n%s", logs)
 	}
+
 	cfg.DataDir = filepath.Join(t.TempDir(), "loop")
+	cfg.TLS.AllowPlainHTTP = false
 	port, logs = serve(t, cfg, "127.0.0.1:0")
-	// Once a request is answered, Run is past the point where it warns.
-	resp, err = http.Get("http://127.0.0.1:" + port + "/ping")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	get(port)
 	if strings.Contains(logs.String(), "plain HTTP") {
 		t.Errorf("warned about plain HTTP on loopback:\n%s", logs)
 	}
