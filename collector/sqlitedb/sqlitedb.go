@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Open opens (creating if needed) the SQLite database at path.
@@ -24,10 +22,19 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "cache_size(-65536)"} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// Write transactions take the write lock at BEGIN: one that read first
+	// and wrote later could otherwise fail at once (SQLITE_BUSY_SNAPSHOT)
+	// when another process (the CLI) wrote in between.
+	q.Set("_txlock", "immediate")
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	conn, err := newGatedConnector("file:"+path+"?"+q.Encode(), abs)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := sql.OpenDB(conn)
 	// Opening a SQLite connection is expensive (caches, a global lock);
 	// unbounded, database/sql opens one per concurrent query and keeps
 	// only two, which under load costs more than the queries (measured at
