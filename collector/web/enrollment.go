@@ -18,6 +18,20 @@ type enrollData struct {
 	Tokens []enrollRow
 	Sites  []string
 	Secret string
+	// CollectorURL is this collector as the browser reached it, for the
+	// enroll command shown with a new token.
+	CollectorURL string
+}
+
+// collectorURL is the collector's base URL as the client sees it. A
+// proxy that terminates TLS says so in X-Forwarded-Proto; trusting it is
+// harmless here, as it only changes the text shown to this client.
+func collectorURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 func (u *UI) renderEnrollment(w http.ResponseWriter, r *http.Request, status int, errMsg, secret string) {
@@ -25,7 +39,7 @@ func (u *UI) renderEnrollment(w http.ResponseWriter, r *http.Request, status int
 		u.fail(w, r, http.StatusServiceUnavailable, "enrollment tokens are not available")
 		return
 	}
-	d := &enrollData{Secret: secret}
+	d := &enrollData{Secret: secret, CollectorURL: collectorURL(r)}
 	list, err := u.enroll.List(r.Context())
 	if err != nil {
 		u.fail(w, r, http.StatusInternalServerError, err.Error())
