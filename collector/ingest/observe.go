@@ -19,11 +19,23 @@ type BatchObserver interface {
 // maxMerge bounds how many batches one ObserveBatches call gets.
 const maxMerge = 512
 
+// AddAsyncObserver registers a BatchObserver whose batches are handed
+// over without waiting until they were observed (a full queue still makes
+// writers wait): for observers whose records later writes rebuild anyway,
+// such as the inventory, so that they add nothing to write latency.
+func (h *Handler) AddAsyncObserver(o BatchObserver) {
+	m := newMerger(o)
+	m.async = true
+	h.observers = append(h.observers, o)
+	h.mergers = append(h.mergers, m)
+}
+
 // merger feeds one BatchObserver from one goroutine.
 type merger struct {
-	obs  BatchObserver
-	ch   chan *observeReq
-	done chan struct{}
+	obs   BatchObserver
+	ch    chan *observeReq
+	done  chan struct{}
+	async bool
 
 	mu     sync.RWMutex
 	closed bool
@@ -57,6 +69,9 @@ func (m *merger) observe(ctx context.Context, b *Batch) {
 		return
 	}
 	m.mu.RUnlock()
+	if m.async {
+		return
+	}
 	select {
 	case <-r.done:
 	case <-ctx.Done():

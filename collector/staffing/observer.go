@@ -61,30 +61,45 @@ func (s *Store) SetLogger(l *slog.Logger) { s.obs.log = l }
 // the target tag of snmp_poll as the device's IP; which source reports the
 // device). It is an ingest.Observer.
 func (s *Store) Observe(ctx context.Context, b *ingest.Batch) {
-	if b == nil || len(b.Signals) == 0 {
-		return
+	s.ObserveBatches(ctx, []*ingest.Batch{b})
+}
+
+// ObserveBatches implements ingest.BatchObserver: the batches of many
+// concurrent writes become one transaction for endpoints and one for
+// identities, instead of two per write request competing for the
+// database's single writer.
+func (s *Store) ObserveBatches(ctx context.Context, bs []*ingest.Batch) {
+	var eps []Endpoint
+	var ids []Identity
+	for _, b := range bs {
+		if b == nil || len(b.Signals) == 0 {
+			continue
+		}
+		e, i := s.fromPoints(b.SiteID, b.Signals)
+		eps, ids = append(eps, e...), append(ids, i...)
 	}
-	eps, ids := s.fromPoints(b.SiteID, b.Signals)
 	if err := s.RecordEndpoints(ctx, eps); err != nil {
-		s.forget(b.SiteID, eps, nil)
-		s.obs.log.Warn("staffing: record discovered endpoints", "site", b.Site, "endpoints", len(eps), "err", err)
+		s.forget(eps, nil)
+		s.obs.log.Warn("staffing: record discovered endpoints; retried with the next poll", "endpoints", len(eps), "err", err)
 	}
 	if err := s.RecordIdentities(ctx, ids); err != nil {
-		s.forget(b.SiteID, nil, ids)
-		s.obs.log.Warn("staffing: record device identities", "site", b.Site, "err", err)
+		s.forget(nil, ids)
+		s.obs.log.Warn("staffing: record device identities; retried with the next poll", "identities", len(ids), "err", err)
 	}
 }
 
+var _ ingest.BatchObserver = (*Store)(nil)
+
 // forget clears the throttle for rows that failed to be written, so that
 // the next poll tries again.
-func (s *Store) forget(site int64, eps []Endpoint, ids []Identity) {
+func (s *Store) forget(eps []Endpoint, ids []Identity) {
 	s.obs.mu.Lock()
 	defer s.obs.mu.Unlock()
 	for _, e := range eps {
-		delete(s.obs.written, obsKey{site, "ep", e.MAC, ""})
+		delete(s.obs.written, obsKey{e.SiteID, "ep", e.MAC, ""})
 	}
 	for _, id := range ids {
-		delete(s.obs.written, obsKey{site, id.Kind, id.Device, id.Value})
+		delete(s.obs.written, obsKey{id.SiteID, id.Kind, id.Device, id.Value})
 	}
 }
 
