@@ -282,6 +282,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.store.Write(r.Context(), points); err != nil {
+		if errors.Is(err, store.ErrRejected) {
+			h.log.Warn("store refused points as invalid", "site", p.WriteSite.Name, "points", len(points), "err", err)
+			h.fail(w, http.StatusBadRequest, "invalid", "not stored: "+err.Error(), 0)
+			return
+		}
 		h.log.Error("store write failed", "site", p.WriteSite.Name, "points", len(points), "err", err)
 		h.fail(w, http.StatusServiceUnavailable, "unavailable", "the points could not be stored and were not acknowledged; retry later", 0)
 		return

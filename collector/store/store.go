@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/schulmon/schulmon/metric"
@@ -31,6 +32,11 @@ func IsTrustedTag(key []byte) bool {
 	}
 	return false
 }
+
+// ErrRejected marks a write the database refused as invalid (e.g. a
+// field type conflict): sending it again cannot succeed, so the collector
+// answers 400 with the database's message and the client drops the batch.
+var ErrRejected = errors.New("the database refused the points as invalid")
 
 // Writer stores points. Write returns only once the points are durable
 // (committed, or accepted by the remote database); only then may the

@@ -6,9 +6,21 @@
 // A write returns (and the agent gets its 204) once InfluxDB accepted the
 // points, or once they are durably in the collector's bounded on-disk
 // queue (agent/outbox, fsynced). When InfluxDB is down, slow or answers
-// with an error, points go to the queue, and a background loop writes them
-// with exponential back-off until InfluxDB takes them. Only when the queue
-// is full does Write fail, and the write API answers 503 with Retry-After.
+// with a server or credentials error, points go to the queue, and a
+// background loop writes them with exponential back-off until InfluxDB
+// takes them. Only when the queue is full does Write fail, and the write
+// API answers 503 with Retry-After.
+//
+// Points InfluxDB refuses as invalid (400/422, e.g. a field type conflict)
+// are not acknowledged: Write returns an error matching store.ErrRejected
+// and the agent gets 400 with InfluxDB's message. Concurrent writes share
+// one InfluxDB request, so a refused request is split and retried per
+// write: one agent's bad points fail only that agent's write. A request
+// too large for InfluxDB (413) is split until it fits. Queued points are
+// already acknowledged, so a refused queue batch is bisected down to the
+// single lines InfluxDB refuses; only those are dropped, and each drop is
+// logged, counted and written to InfluxDB as a schulmon_influx_rejected
+// event.
 //
 // Delivery from the queue is at-least-once: a batch InfluxDB stored but
 // whose answer was lost (timeout, crash before the acknowledgement reached
@@ -19,6 +31,7 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -129,12 +142,15 @@ type Stats struct {
 	WrittenPoints  uint64 // accepted by InfluxDB (direct and from the queue)
 	QueuedPoints   uint64 // put into the on-disk queue
 	ReplayedPoints uint64 // written from the queue
-	RejectedPoints uint64 // refused by InfluxDB as invalid (400/413/422): logged, not retried
-	WriteErrors    uint64 // failed InfluxDB requests
-	FullRefusals   uint64 // writes refused because the queue was full
-	PendingPoints  int64  // in the queue now
-	QueueBytes     int64  // size of the queue's files
-	Healthy        bool   // the last InfluxDB request succeeded
+	RejectedPoints uint64 // refused by InfluxDB as invalid (400/413/422) after splitting: logged, not retried
+	// DroppedPoints are the part of RejectedPoints that came from the
+	// queue, i.e. had been acknowledged: each drop is also an event.
+	DroppedPoints uint64
+	WriteErrors   uint64 // failed InfluxDB requests
+	FullRefusals  uint64 // writes refused because the queue was full
+	PendingPoints int64  // in the queue now
+	QueueBytes    int64  // size of the queue's files
+	Healthy       bool   // the last InfluxDB request succeeded
 }
 
 // Store writes to and reads from InfluxDB.
@@ -156,16 +172,20 @@ type Store struct {
 	closed  atomic.Bool
 	bufs    sync.Pool
 
-	written, queued, replayed, rejected, writeErrors, refusals atomic.Uint64
-	lastErr                                                    atomic.Value // string
+	written, queued, replayed, rejected, dropped, writeErrors, refusals atomic.Uint64
+	lastErr                                                             atomic.Value // string
 }
 
 type writeReq struct {
 	lines  []byte
 	n      int
 	done   chan error
-	influx time.Duration // time of the InfluxDB request it went in, set before done
+	influx time.Duration // time of the InfluxDB requests it went in, set before done
 }
+
+// rejectionEvent is the measurement of the events that report queued
+// (acknowledged) points InfluxDB refused.
+const rejectionEvent = "schulmon_influx_rejected"
 
 // Timing collects how long Write calls spent waiting for InfluxDB's
 // answer, so that a caller can tell the collector's own latency from
@@ -254,6 +274,11 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 			s.lastErr.Store("ping: " + err.Error())
 		}
 		s.healthy.Store(false)
+	} else if err := s.checkWrite(pctx); err != nil {
+		cancel()
+		s.client.Close()
+		q.Close()
+		return nil, err
 	}
 	cancel()
 	for i := 0; i < opt.WriteConcurrency; i++ {
@@ -264,6 +289,25 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	go s.drain()
 	s.signal()
 	return s, nil
+}
+
+// checkWrite sends an empty write, so that wrong credentials or a missing
+// bucket stop the collector at start with a clear message instead of
+// filling the queue with points that can never be written. Other
+// failures (InfluxDB busy, timeouts) only mark InfluxDB down.
+func (s *Store) checkWrite(ctx context.Context) error {
+	err := s.write.WriteRecord(ctx, "")
+	var he *http2.Error
+	if err == nil || !errors.As(err, &he) {
+		return nil
+	}
+	switch he.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("open InfluxDB store: %s refused the credentials (%d: %s): set storage.influxdb.token or token_file to a token allowed to write to bucket %q (InfluxDB 1.8: \"user:password\")", s.opt.URL, he.StatusCode, he.Message, s.opt.Bucket)
+	case http.StatusNotFound:
+		return fmt.Errorf("open InfluxDB store: %s has no bucket %q (%s): create it (InfluxDB 1.8: CREATE DATABASE) or fix storage.influxdb.bucket and org", s.opt.URL, s.opt.Bucket, he.Message)
+	}
+	return nil
 }
 
 // Write sends points to InfluxDB, or queues them durably if InfluxDB does
@@ -289,8 +333,12 @@ func (s *Store) Write(ctx context.Context, points []store.Point) error {
 			if t, ok := ctx.Value(timingKey{}).(*Timing); ok && t != nil {
 				t.Influx += r.influx
 			}
-			if err == nil || isRejected(err) {
-				return nil // a rejection was logged and counted by the writer
+			if err == nil {
+				return nil
+			}
+			if isRejected(err) {
+				// Not acknowledged: the agent gets 400 and drops the batch.
+				return err
 			}
 		case <-ctx.Done():
 			return fmt.Errorf("write to InfluxDB: %w", ctx.Err())
@@ -357,35 +405,150 @@ func (s *Store) writer() {
 			return
 		case r := <-s.reqs:
 			batch = append(batch[:0], r)
-			body = append(body[:0], r.lines...)
 			n := r.n
 		more:
 			for n < s.opt.BatchSize {
 				select {
 				case r := <-s.reqs:
 					batch = append(batch, r)
-					body = append(body, r.lines...)
 					n += r.n
 				default:
 					break more
 				}
 			}
-			t0 := time.Now()
-			err := s.send(body, n)
-			took := time.Since(t0)
-			if err != nil && !isRejected(err) {
-				s.healthy.Store(false)
-				s.log.Warn("InfluxDB write failed; queueing the points on disk", "points", n, "err", err)
-			}
-			for _, r := range batch {
-				r.influx = took
-				r.done <- err
-			}
-			if len(body) > 16<<20 {
+			body = s.deliver(batch, body)
+			if cap(body) > 16<<20 {
 				body = nil
 			}
 		}
 	}
+}
+
+// deliver writes the points of batch in one request and answers each
+// write. If InfluxDB refuses the request as invalid or too large, the
+// batch is split in halves and each half is sent again, so that only the
+// writes whose points InfluxDB refuses fail. InfluxDB may have stored the
+// valid points of a refused request already (a "partial write"); sending
+// them again overwrites them with themselves. It returns body for reuse.
+func (s *Store) deliver(batch []*writeReq, body []byte) []byte {
+	body = body[:0]
+	n := 0
+	for _, r := range batch {
+		body = append(body, r.lines...)
+		n += r.n
+	}
+	t0 := time.Now()
+	err := s.send(body, n)
+	took := time.Since(t0)
+	for _, r := range batch {
+		r.influx += took
+	}
+	switch {
+	case err == nil:
+	case !isRejected(err):
+		s.healthy.Store(false)
+		s.log.Warn("InfluxDB write failed; queueing the points on disk", "points", n, "err", err)
+	case len(batch) > 1:
+		h := len(batch) / 2
+		body = s.deliver(batch[:h], body)
+		return s.deliver(batch[h:], body)
+	case isTooLarge(err) && n > 1:
+		// One write alone is too large: its lines in smaller requests.
+		t0 = time.Now()
+		var bad int
+		bad, err = s.sendSplit(batch[0].lines, false)
+		batch[0].influx += time.Since(t0)
+		if err != nil && !isRejected(err) {
+			s.healthy.Store(false)
+		}
+		if bad > 0 {
+			s.rejected.Add(uint64(bad))
+		}
+	default:
+		s.rejected.Add(uint64(n))
+		s.log.Warn("InfluxDB refused a write as invalid; the client gets 400", "points", n, "err", err)
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+	return body
+}
+
+// sendSplit sends lines in halves, recursively, after InfluxDB refused
+// them together. Too large requests are always split; requests refused as
+// invalid only if lineLevel, down to single lines. It returns how many
+// lines were finally refused with the first refusal's error, or a
+// transient error (InfluxDB down) if any part met one: then the caller
+// keeps all lines for later, the stored ones are overwritten with
+// themselves.
+func (s *Store) sendSplit(lines []byte, lineLevel bool) (int, error) {
+	n := countLines(lines)
+	mid := splitLines(lines, n/2)
+	var rejected int
+	var rejErr error
+	for _, part := range [][]byte{lines[:mid], lines[mid:]} {
+		pn := countLines(part)
+		if pn == 0 {
+			continue
+		}
+		err := s.send(part, pn)
+		if err == nil {
+			continue
+		}
+		if !isRejected(err) {
+			return 0, err
+		}
+		if pn > 1 && (lineLevel || isTooLarge(err)) {
+			var bad int
+			bad, err = s.sendSplit(part, lineLevel)
+			if err != nil && !isRejected(err) {
+				return 0, err
+			}
+			if bad == 0 {
+				continue
+			}
+			rejected += bad
+		} else {
+			rejected += pn
+			if lineLevel {
+				s.log.Error("InfluxDB refused a queued point; it is dropped", "line", truncate(part, 300), "err", err)
+			}
+		}
+		if rejErr == nil {
+			rejErr = err
+		}
+	}
+	return rejected, rejErr
+}
+
+// countLines counts the newline-terminated lines of encoded points.
+func countLines(b []byte) int {
+	n := bytes.Count(b, []byte{'\n'})
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// splitLines returns the offset after the k-th line.
+func splitLines(b []byte, k int) int {
+	off := 0
+	for ; k > 0; k-- {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return len(b)
+		}
+		off += i + 1
+	}
+	return off
+}
+
+func truncate(b []byte, n int) string {
+	b = bytes.TrimRight(b, "\n")
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
 }
 
 // send writes one request; it counts and logs the outcome.
@@ -401,17 +564,40 @@ func (s *Store) send(body []byte, n int) error {
 	s.writeErrors.Add(1)
 	s.lastErr.Store(err.Error())
 	if isRejected(err) {
-		s.rejected.Add(uint64(n))
-		s.log.Error("InfluxDB rejected points as invalid; they are not retried", "points", n, "err", err)
+		// Counted and logged by the caller once splitting has found
+		// what InfluxDB refuses.
 		return &rejectedError{err}
+	}
+	var he *http2.Error
+	if errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden) {
+		// Durable in the queue, but nothing reaches InfluxDB until an
+		// operator fixes the credentials: say so loudly.
+		s.log.Error("InfluxDB refused the collector's credentials; points are queued until storage.influxdb.token (1.8: user:password) is fixed", "status", he.StatusCode, "err", err)
+		s.lastErr.Store(fmt.Sprintf("InfluxDB refused the credentials (%d): %s; fix storage.influxdb.token", he.StatusCode, err))
 	}
 	return fmt.Errorf("write %d points to InfluxDB %s: %w", n, s.opt.URL, err)
 }
 
+// rejectedError is InfluxDB refusing points as invalid or too large. It
+// matches store.ErrRejected, so that the write API answers 400.
 type rejectedError struct{ err error }
 
-func (e *rejectedError) Error() string { return "InfluxDB rejected the points: " + e.err.Error() }
-func (e *rejectedError) Unwrap() error { return e.err }
+func (e *rejectedError) Error() string {
+	var he *http2.Error
+	if errors.As(e.err, &he) && he.Message != "" {
+		return fmt.Sprintf("InfluxDB refused the points (%d): %s", he.StatusCode, he.Message)
+	}
+	return "InfluxDB refused the points: " + e.err.Error()
+}
+func (e *rejectedError) Unwrap() error        { return e.err }
+func (e *rejectedError) Is(target error) bool { return target == store.ErrRejected }
+
+// isTooLarge reports whether InfluxDB refused a request for its size
+// (413): smaller requests with the same points may pass.
+func isTooLarge(err error) bool {
+	var he *http2.Error
+	return errors.As(err, &he) && he.StatusCode == http.StatusRequestEntityTooLarge
+}
 
 // isRejected reports whether InfluxDB refused the data itself (bad line,
 // field type conflict, too large): sending it again cannot succeed.
@@ -463,13 +649,21 @@ func (s *Store) drain() {
 			n += r.Points
 		}
 		err = s.send(body, n)
-		if err == nil || isRejected(err) {
+		bad := 0
+		if isRejected(err) {
+			// These points were acknowledged: find the lines InfluxDB
+			// refuses and write all others.
+			bad, err = s.sendSplit(body, true)
+			if err != nil && isRejected(err) {
+				s.dropRejected(bad, err)
+				err = nil
+			}
+		}
+		if err == nil {
 			if aerr := s.queue.Ack(recs[len(recs)-1].Seq); aerr != nil {
 				s.log.Error("acknowledge InfluxDB queue", "err", aerr)
 			}
-			if err == nil {
-				s.replayed.Add(uint64(n))
-			}
+			s.replayed.Add(uint64(n - bad))
 			backoff = s.opt.RetryInterval
 			continue
 		}
@@ -482,6 +676,33 @@ func (s *Store) drain() {
 		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, s.opt.MaxRetryInterval)
+	}
+}
+
+// dropRejected surfaces queued points InfluxDB refused for good: they had
+// been acknowledged, so the drop is counted, logged and written to
+// InfluxDB as an event (best effort: if that fails too, the log and the
+// counters remain).
+func (s *Store) dropRejected(points int, err error) {
+	s.rejected.Add(uint64(points))
+	s.dropped.Add(uint64(points))
+	s.log.Error("InfluxDB refused queued points for good; they are dropped from the queue", "points", points, "err", err)
+	msg := err.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	status := 0 // InfluxDB's HTTP status
+	var he *http2.Error
+	if errors.As(err, &he) {
+		status = he.StatusCode
+	}
+	pt := metric.NewPoint(rejectionEvent, map[string]string{"status": fmt.Sprint(status)}, map[string]metric.Value{
+		"dropped_points": metric.Int(int64(points)),
+		"message":        metric.String(msg),
+	}, time.Now())
+	line := metric.AppendLine(nil, &pt)
+	if err := s.send(line, 1); err != nil {
+		s.log.Error("write the rejection event to InfluxDB", "err", err)
 	}
 }
 
@@ -498,7 +719,7 @@ func (s *Store) Stats() Stats {
 	qs := s.queue.Stats()
 	return Stats{
 		WrittenPoints: s.written.Load(), QueuedPoints: s.queued.Load(), ReplayedPoints: s.replayed.Load(),
-		RejectedPoints: s.rejected.Load(), WriteErrors: s.writeErrors.Load(), FullRefusals: s.refusals.Load(),
+		RejectedPoints: s.rejected.Load(), DroppedPoints: s.dropped.Load(), WriteErrors: s.writeErrors.Load(), FullRefusals: s.refusals.Load(),
 		PendingPoints: qs.PendingPoints, QueueBytes: qs.Bytes, Healthy: s.healthy.Load(),
 	}
 }

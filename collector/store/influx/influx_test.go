@@ -228,7 +228,10 @@ func TestQueueFullRefusesAndSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestRejectedPointsAreSurfacedNotRetried(t *testing.T) {
+// A write InfluxDB refuses as invalid is not acknowledged: Write returns
+// an error matching store.ErrRejected (the write API answers 400), nothing
+// is queued, and InfluxDB's message is kept.
+func TestRejectedWriteIsReturnedNotQueued(t *testing.T) {
 	srv := influxtest.Shared(t)
 	s := openStore(t, srv.URL, srv.NewDatabase(t), nil)
 	ctx := context.Background()
@@ -237,15 +240,227 @@ func TestRejectedPointsAreSurfacedNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A field type conflict: InfluxDB answers 400 and will never take it.
-	if err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=\"lots\" %d\n", ts+1), "GS Nord", "srv1", "server")); err != nil {
-		t.Fatalf("a rejected write is acknowledged (and counted), got %v", err)
+	err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=\"lots\" %d\n", ts+1), "GS Nord", "srv1", "server"))
+	if !errors.Is(err, store.ErrRejected) || !strings.Contains(err.Error(), "field type conflict") || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a refused write: %v, want store.ErrRejected with InfluxDB's status and message", err)
 	}
 	st := s.Stats()
-	if st.RejectedPoints != 1 || st.PendingPoints != 0 || !st.Healthy {
-		t.Fatalf("stats after a rejection: %+v", st)
+	if st.RejectedPoints != 1 || st.PendingPoints != 0 || st.QueuedPoints != 0 || st.DroppedPoints != 0 || !st.Healthy {
+		t.Fatalf("stats after a refusal: %+v", st)
 	}
 	if !strings.Contains(s.LastError(), "conflict") {
 		t.Fatalf("last error should carry InfluxDB's message: %q", s.LastError())
+	}
+}
+
+// reqs encodes writes as the writer receives them.
+func reqs(t *testing.T, lps ...string) []*writeReq {
+	t.Helper()
+	var out []*writeReq
+	for i, lp := range lps {
+		pts := points(t, lp, "GS Nord", fmt.Sprintf("dev%d", i), "server")
+		out = append(out, &writeReq{lines: encode(nil, pts, false), n: len(pts), done: make(chan error, 1)})
+	}
+	return out
+}
+
+// Concurrent writes share one InfluxDB request. When InfluxDB refuses
+// that request because of one writer's point, the request is split: the
+// other writers' points are stored and acknowledged, only the bad writer
+// gets the refusal.
+func TestMergedRequestRefusedFailsOnlyTheBadWriter(t *testing.T) {
+	srv := influxtest.Shared(t)
+	bucket := srv.NewDatabase(t)
+	s := openStore(t, srv.URL, bucket, func(o *Options) { o.WriteConcurrency = 1 })
+	base := time.Date(2026, 11, 2, 14, 0, 0, 0, time.UTC).UnixNano()
+	// m.v is an integer in this shard from now on.
+	if err := srv.WriteLines(context.Background(), bucket, fmt.Sprintf("m v=1i %d\n", base)); err != nil {
+		t.Fatal(err)
+	}
+	var good1, bad, good2, good3 strings.Builder
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(&good1, "m,w=a v=%di %d\n", i, base+int64(i+1))
+		fmt.Fprintf(&good2, "m,w=c v=%di %d\n", i, base+int64(i+1))
+		fmt.Fprintf(&good3, "m,w=d v=%di %d\n", i, base+int64(i+1))
+	}
+	fmt.Fprintf(&bad, "m,w=b v=7i %d\nm,w=b v=\"x\" %d\n", base+1, base+2)
+	batch := reqs(t, good1.String(), bad.String(), good2.String(), good3.String())
+	s.deliver(batch, nil)
+	for i, r := range batch {
+		err := <-r.done
+		if i == 1 {
+			if !errors.Is(err, store.ErrRejected) || !strings.Contains(err.Error(), "field type conflict") {
+				t.Fatalf("bad writer: %v, want the refusal with InfluxDB's message", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("writer %d with valid points: %v", i, err)
+		}
+	}
+	n, err := srv.Count(strings.TrimSuffix(bucket, "/autogen"), `SELECT count(v) FROM m WHERE w =~ /^[acd]$/`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 15 {
+		t.Fatalf("%d points of the three good writers stored, want 15", n)
+	}
+	if st := s.Stats(); st.RejectedPoints != 2 || st.WrittenPoints != 15 || st.QueuedPoints != 0 || !st.Healthy {
+		t.Fatalf("stats: %+v, want the bad writer's 2 points refused, 15 written", st)
+	}
+}
+
+// Queued points were acknowledged already: when InfluxDB refuses a
+// batch from the queue, the batch is bisected, every valid point is
+// written and only the refused line is dropped, counted, logged and
+// reported as a schulmon_influx_rejected event; the queue moves on.
+func TestQueuedPointsRefusedAreDroppedVisibly(t *testing.T) {
+	dir := t.TempDir()
+	down := openStore(t, "http://127.0.0.1:1", "db", func(o *Options) {
+		o.QueueDir = dir
+		o.RetryInterval, o.MaxRetryInterval = time.Hour, time.Hour
+	})
+	base := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC).UnixNano()
+	ctx := context.Background()
+	writes := []string{}
+	for w := 0; w < 10; w++ {
+		var b strings.Builder
+		for i := 0; i < 20; i++ {
+			fmt.Fprintf(&b, "m,w=w%d v=%di %d\n", w, i, base+int64(i))
+		}
+		if w == 6 {
+			fmt.Fprintf(&b, "m,w=w%d v=\"x\" %d\n", w, base+100)
+		}
+		writes = append(writes, b.String())
+	}
+	for _, lp := range writes {
+		if err := down.Write(ctx, points(t, lp, "GS Nord", "srv1", "server")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := down.Stats(); st.PendingPoints != 201 {
+		t.Fatalf("queued: %+v", st)
+	}
+	down.Close()
+
+	srv := influxtest.Shared(t)
+	bucket := srv.NewDatabase(t)
+	if err := srv.WriteLines(ctx, bucket, fmt.Sprintf("m v=1i %d\n", base)); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, srv.URL, bucket, func(o *Options) { o.QueueDir = dir })
+	for deadline := time.Now().Add(30 * time.Second); s.Stats().PendingPoints > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue blocked by a refused point: %+v (%s)", s.Stats(), s.LastError())
+		}
+	}
+	st := s.Stats()
+	if st.DroppedPoints != 1 || st.RejectedPoints != 1 || st.ReplayedPoints != 200 {
+		t.Fatalf("stats: %+v, want 1 dropped, 200 replayed", st)
+	}
+	db := strings.TrimSuffix(bucket, "/autogen")
+	if n, err := srv.Count(db, `SELECT count(v) FROM m WHERE w =~ /^w/`); err != nil || n != 200 {
+		t.Fatalf("valid queued points stored: %d, %v; want 200", n, err)
+	}
+	if n, err := srv.Count(db, `SELECT sum(dropped_points) FROM schulmon_influx_rejected WHERE status = '400'`); err != nil || n != 1 {
+		t.Fatalf("rejection event: %d dropped points reported, %v; want 1", n, err)
+	}
+}
+
+// InfluxDB's max-body-size (413): merged writes are split until they
+// fit, a single write is split by lines; only a line larger than the
+// limit fails, and only its writer.
+func TestTooLargeRequestsAreSplit(t *testing.T) {
+	srv := influxtest.StartWith(t, influxtest.Config{MaxBodySize: 4096, NoFlux: true})
+	s := openStore(t, srv.URL, influxtest.Bucket, func(o *Options) { o.Gzip = false })
+	base := time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC).UnixNano()
+	pad := strings.Repeat("p", 60)
+	lines := func(w string, n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "big,w=%s seq=%di,pad=\"%s\" %d\n", w, i, pad, base+int64(i))
+		}
+		return b.String()
+	}
+	// Two writes of ~3 KB each: together over the limit.
+	batch := reqs(t, lines("a", 20), lines("b", 20))
+	if l := len(batch[0].lines) + len(batch[1].lines); l <= 4096 || len(batch[0].lines) > 4096 {
+		t.Fatalf("test writes of %d bytes do not exercise the split", l)
+	}
+	s.deliver(batch, nil)
+	for i, r := range batch {
+		if err := <-r.done; err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	// One write of ~15 KB.
+	if err := s.Write(context.Background(), points(t, lines("c", 100), "GS Nord", "srv1", "server")); err != nil {
+		t.Fatalf("large write: %v", err)
+	}
+	// One line larger than InfluxDB takes at all.
+	err := s.Write(context.Background(), points(t, fmt.Sprintf("big,w=d seq=1i,pad=\"%s\" %d\n", strings.Repeat("x", 5000), base), "GS Nord", "srv1", "server"))
+	if !errors.Is(err, store.ErrRejected) || !strings.Contains(err.Error(), "413") {
+		t.Fatalf("line over max-body-size: %v, want the refusal", err)
+	}
+	if n, err := srv.Count(influxtest.Database, `SELECT count(seq) FROM big`); err != nil || n != 140 {
+		t.Fatalf("points stored: %d, %v; want 140", n, err)
+	}
+	if st := s.Stats(); st.RejectedPoints != 1 || st.WrittenPoints != 140 || st.QueuedPoints != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// InfluxDB 1.8 with authentication: the "user:password" token writes;
+// wrong credentials stop Open with a message that says what to fix; a
+// password changed while the collector runs queues the points (durable,
+// logged) until it is fixed, and then they are written.
+func TestAuthenticatedInfluxDB(t *testing.T) {
+	srv := influxtest.StartWith(t, influxtest.Config{Auth: true, NoFlux: true})
+	for _, q := range []string{`CREATE USER collector WITH PASSWORD 'pw1'`, `GRANT WRITE ON ` + influxtest.Database + ` TO collector`} {
+		if err := srv.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for _, tok := range []string{"collector:wrong", "nobody:pw1", ""} {
+		_, err := Open(ctx, Options{URL: srv.URL, Bucket: influxtest.Bucket, Token: tok, QueueDir: t.TempDir(), Logger: quietLog()})
+		if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "storage.influxdb.token") {
+			t.Fatalf("token %q: Open: %v, want an error about the credentials", tok, err)
+		}
+	}
+	if _, err := Open(ctx, Options{URL: srv.URL, Bucket: "nosuchdb/autogen", Token: "collector:pw1", QueueDir: t.TempDir(), Logger: quietLog()}); err == nil || !strings.Contains(err.Error(), "CREATE DATABASE") {
+		t.Fatalf("missing database: Open: %v", err)
+	}
+
+	s := openStore(t, srv.URL, influxtest.Bucket, func(o *Options) { o.Token = "collector:pw1" })
+	base := time.Date(2026, 11, 2, 17, 0, 0, 0, time.UTC).UnixNano()
+	write := func(i int) {
+		t.Helper()
+		if err := s.Write(ctx, points(t, fmt.Sprintf("mem,host=srv1 used=%di %d\n", i, base+int64(i)), "GS Nord", "srv1", "server")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	if st := s.Stats(); st.WrittenPoints != 1 || st.QueuedPoints != 0 {
+		t.Fatalf("with the right password: %+v (%s)", st, s.LastError())
+	}
+	if err := srv.Exec(`SET PASSWORD FOR collector = 'pw2'`); err != nil {
+		t.Fatal(err)
+	}
+	write(1)
+	if st := s.Stats(); st.QueuedPoints != 1 || st.PendingPoints != 1 || !strings.Contains(s.LastError(), "refused the credentials (401)") {
+		t.Fatalf("after the password changed: %+v, last error %q", st, s.LastError())
+	}
+	if err := srv.Exec(`SET PASSWORD FOR collector = 'pw1'`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); s.Stats().PendingPoints > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained after the password was fixed: %+v (%s)", s.Stats(), s.LastError())
+		}
+	}
+	if n, err := srv.Count(influxtest.Database, `SELECT count(used) FROM mem`); err != nil || n != 2 {
+		t.Fatalf("points stored: %d, %v; want 2", n, err)
 	}
 }
 

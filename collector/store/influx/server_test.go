@@ -97,8 +97,20 @@ func TestInfluxOutageThroughCollector(t *testing.T) {
 	idb := influxtest.Shared(t)
 	t.Cleanup(idb.Restart)
 	bucket := idb.NewDatabase(t)
-	srv, url, tok := collector(t, idb.URL, bucket, func(c *config.Config) { c.Storage.InfluxDB.QueueMaxBytes = 1 << 20 })
+	srv, url, tok := collector(t, idb.URL, bucket, func(c *config.Config) {
+		c.Storage.InfluxDB.QueueMaxBytes = 1 << 20
+		// Only the agent's points may reach InfluxDB: the counters below
+		// must add up to exactly the acknowledged ones.
+		c.Storage.InfluxDB.ExportInterval = time.Hour
+	})
 	st := srv.Store.(*influx.Store)
+	// influxd counts every point its write endpoint stores, also one it
+	// overwrote with itself: the count shows duplicates that a query of
+	// the data cannot, as InfluxDB keeps one point per series and time.
+	okBefore, err := idb.PointsWrittenOK()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	base := time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)
 	pad := strings.Repeat("p", 400)
@@ -133,6 +145,10 @@ func TestInfluxOutageThroughCollector(t *testing.T) {
 		t.Fatalf("healthy: %+v", s)
 	}
 
+	okBeforeStop, err := idb.PointsWrittenOK()
+	if err != nil {
+		t.Fatal(err)
+	}
 	idb.Stop()
 	queuedOK, full := 0, false
 	for i := 0; i < 40 && !full; i++ {
@@ -194,6 +210,20 @@ func TestInfluxOutageThroughCollector(t *testing.T) {
 	t.Logf("%d points acknowledged (%d through the queue), %d rows in InfluxDB, stats %+v", len(acked), queuedOK*200, rows, st.Stats())
 	if rows != len(acked) {
 		t.Fatalf("%d rows for %d acknowledged points", rows, len(acked))
+	}
+	// Nothing was sent twice: the collector wrote every acknowledged point
+	// once (directly or from the queue) and influxd stored as many points,
+	// before its stop and after its restart (its counters restart at 0).
+	s := st.Stats()
+	if s.WrittenPoints != uint64(len(acked)) || s.ReplayedPoints != s.QueuedPoints || s.QueuedPoints == 0 || s.RejectedPoints != 0 {
+		t.Fatalf("collector counters %+v, want written = %d acknowledged, replayed = queued", s, len(acked))
+	}
+	okAfter, err := idb.PointsWrittenOK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := okBeforeStop - okBefore + okAfter; got != int64(len(acked)) {
+		t.Fatalf("influxd stored %d points (%d before the stop, %d after the restart) for %d acknowledged", got, okBeforeStop-okBefore, okAfter, len(acked))
 	}
 }
 
@@ -278,4 +308,78 @@ storage:
 			t.Errorf("%s: error %v, want one about %s", yaml, err, want)
 		}
 	}
+}
+
+// Two agents write at the same time, one of them a point InfluxDB
+// refuses (a field type conflict): that agent gets 400 with InfluxDB's
+// message, the other one 204, and all of its points are stored, whether
+// or not the collector merged both writes into one InfluxDB request.
+func TestRefusedPointsFailOnlyTheirAgent(t *testing.T) {
+	idb := influxtest.Shared(t)
+	bucket := idb.NewDatabase(t)
+	srv, url, goodTok := collector(t, idb.URL, bucket, func(c *config.Config) {
+		c.Storage.InfluxDB.WriteConcurrency = 1 // more writes share a request
+		c.Storage.InfluxDB.ExportInterval = time.Hour
+	})
+	ctx := context.Background()
+	site, err := srv.Dir.EnsureSite(ctx, "Musterstadt", "gs-sued", "grundschule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badTok, _, err := srv.Dir.CreateToken(ctx, tenancy.RoleAgent, &site, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 4, 8, 0, 0, 0, time.UTC).UnixNano()
+	if err := idb.WriteLines(ctx, bucket, fmt.Sprintf("m v=1i %d\n", base)); err != nil {
+		t.Fatal(err)
+	}
+	do := func(tok, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, url+"/api/v2/write?bucket=x&precision=ns", strings.NewReader(body))
+		req.Header.Set("Authorization", "Token "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	const rounds, perRound = 20, 50
+	type result struct {
+		code int
+		msg  string
+		bad  bool
+	}
+	results := make(chan result, 2*rounds)
+	for r := 0; r < rounds; r++ {
+		var good strings.Builder
+		for i := 0; i < perRound; i++ {
+			fmt.Fprintf(&good, "m,host=srv1 v=%di %d\n", i, base+int64(r*perRound+i+1))
+		}
+		bad := fmt.Sprintf("m,host=srv9 v=2i %d\nm,host=srv9 v=\"x\" %d\n", base+int64(r+1), base+int64(r+1))
+		go func() { c, m := do(goodTok, good.String()); results <- result{c, m, false} }()
+		go func() { c, m := do(badTok, bad); results <- result{c, m, true} }()
+	}
+	for i := 0; i < 2*rounds; i++ {
+		r := <-results
+		switch {
+		case r.bad && (r.code != http.StatusBadRequest || !strings.Contains(r.msg, "field type conflict")):
+			t.Errorf("agent with a refused point: %d %s, want 400 with InfluxDB's message", r.code, r.msg)
+		case !r.bad && r.code != http.StatusNoContent:
+			t.Errorf("agent with valid points: %d %s, want 204", r.code, r.msg)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	n, err := idb.Count(strings.TrimSuffix(bucket, "/autogen"), `SELECT count(v) FROM m WHERE site = 'gs-nord'`)
+	if err != nil || n != rounds*perRound {
+		t.Fatalf("stored points of the valid agent: %d, %v; want %d", n, err, rounds*perRound)
+	}
+	st := srv.Store.(*influx.Store).Stats()
+	if st.WrittenPoints < rounds*perRound || st.QueuedPoints != 0 || st.RejectedPoints == 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	t.Logf("stats: %+v", st)
 }

@@ -11,6 +11,7 @@ package influxtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,9 +33,25 @@ const (
 	Database = "schulmon"
 	Bucket   = Database + "/autogen"
 	// Token is accepted by InfluxDB 1.8 in the v2 "user:password" form;
-	// authentication is disabled in the test server.
-	Token = "schulmon:secret"
+	// authentication is disabled in the test server unless Config.Auth is
+	// set, which makes it the admin user.
+	Token = User + ":" + Password
+	// User and Password of the admin user of a server with Config.Auth.
+	User, Password = "schulmon", "secret"
 )
+
+// Config changes the test server's influxdb.conf.
+type Config struct {
+	// Auth turns on authentication ([http] auth-enabled) and creates the
+	// admin user User with Password; the helpers send them.
+	Auth bool
+	// MaxBodySize is [http] max-body-size in bytes (InfluxDB answers 413
+	// above it); 0 keeps InfluxDB's default of 25 MB.
+	MaxBodySize int
+	// NoFlux leaves Flux off: the server starts in about a second
+	// instead of compiling Flux's library. Flux then fails.
+	NoFlux bool
+}
 
 // Binary returns the path of influxd, or an error saying how to get it.
 func Binary() (string, error) {
@@ -72,6 +89,7 @@ type Server struct {
 	URL string
 
 	tb      testing.TB
+	cfg     Config
 	bin     string
 	dir     string
 	conf    string
@@ -97,7 +115,7 @@ func Shared(tb testing.TB) *Server {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if shared == nil && sharedErr == nil {
-		shared, sharedErr = start(packageTB{tb})
+		shared, sharedErr = start(packageTB{tb}, Config{})
 	}
 	if sharedErr != nil {
 		if os.Getenv("SCHULMON_QUICK") == "1" && errors.Is(sharedErr, errNoBinary) {
@@ -145,7 +163,13 @@ var errNoBinary = errors.New("influxd not found")
 // tb.Cleanup. It creates Database.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := start(tb)
+	return StartWith(tb, Config{})
+}
+
+// StartWith is Start with a changed configuration.
+func StartWith(tb testing.TB, cfg Config) *Server {
+	tb.Helper()
+	s, err := start(tb, cfg)
 	if err != nil {
 		if os.Getenv("SCHULMON_QUICK") == "1" && errors.Is(err, errNoBinary) {
 			tb.Skip("SCHULMON_QUICK=1: " + err.Error())
@@ -156,7 +180,7 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-func start(tb testing.TB) (*Server, error) {
+func start(tb testing.TB, cfg Config) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoBinary, err)
@@ -177,8 +201,12 @@ func start(tb testing.TB) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{tb: tb, bin: bin, dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	s := &Server{tb: tb, cfg: cfg, bin: bin, dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
 	s.conf = filepath.Join(dir, "influxdb.conf")
+	maxBody := cfg.MaxBodySize
+	if maxBody == 0 {
+		maxBody = 25e6
+	}
 	conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
 [meta]
@@ -193,15 +221,25 @@ bind-address = "127.0.0.1:%d"
 [http]
   bind-address = "127.0.0.1:%d"
   log-enabled = false
-  flux-enabled = true
+  flux-enabled = %t
+  auth-enabled = %t
+  max-body-size = %d
 [logging]
   level = "warn"
-`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
+`, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort, !cfg.NoFlux, cfg.Auth, maxBody)
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
 	if err := s.start(); err != nil {
 		return nil, err
+	}
+	if cfg.Auth {
+		// InfluxDB lets the first admin user be created without
+		// credentials.
+		if err := s.exec("CREATE USER "+User+" WITH PASSWORD '"+Password+"' WITH ALL PRIVILEGES", false); err != nil {
+			s.Stop()
+			return nil, err
+		}
 	}
 	if err := s.Exec("CREATE DATABASE " + Database); err != nil {
 		s.Stop()
@@ -299,7 +337,64 @@ func (s *Server) Restart() {
 
 // Exec runs an InfluxQL statement through the 1.x /query endpoint.
 func (s *Server) Exec(q string) error {
-	resp, err := http.PostForm(s.URL+"/query", url.Values{"q": {q}})
+	return s.exec(q, s.cfg.Auth)
+}
+
+// Count returns the single number an InfluxQL query such as
+// "SELECT count(f) FROM m" answers in database db, 0 if it has no rows.
+// It works without Flux.
+func (s *Server) Count(db, q string) (int64, error) {
+	resp, err := s.postQuery(url.Values{"q": {q}, "db": {db}}, s.cfg.Auth)
+	if err != nil {
+		return 0, fmt.Errorf("influxql %q: %w", q, err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Results []struct {
+			Error  string `json:"error"`
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return 0, fmt.Errorf("influxql %q: %s: %w", q, resp.Status, err)
+	}
+	if len(r.Results) != 1 || r.Results[0].Error != "" {
+		return 0, fmt.Errorf("influxql %q: %s: %+v", q, resp.Status, r.Results)
+	}
+	if len(r.Results[0].Series) == 0 {
+		return 0, nil
+	}
+	vals := r.Results[0].Series[0].Values
+	if len(vals) != 1 || len(vals[0]) < 2 {
+		return 0, fmt.Errorf("influxql %q: want one row with one number, got %v", q, vals)
+	}
+	n, ok := vals[0][1].(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("influxql %q: %v is not a number", q, vals[0][1])
+	}
+	return n.Int64()
+}
+
+// postQuery posts to /query; InfluxDB takes the credentials from the URL
+// or Basic auth, not from a form body.
+func (s *Server) postQuery(v url.Values, auth bool) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/query", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth {
+		req.SetBasicAuth(User, Password)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func (s *Server) exec(q string, auth bool) error {
+	resp, err := s.postQuery(url.Values{"q": {q}}, auth)
 	if err != nil {
 		return fmt.Errorf("influxql %q: %w", q, err)
 	}
@@ -337,6 +432,7 @@ func (s *Server) Flux(ctx context.Context, query string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("Authorization", "Token "+Token)
 	req.Header.Set("Content-Type", "application/vnd.flux")
 	req.Header.Set("Accept", "application/csv")
 	resp, err := http.DefaultClient.Do(req)
@@ -349,4 +445,46 @@ func (s *Server) Flux(ctx context.Context, query string) (string, error) {
 		return "", fmt.Errorf("flux query: %s: %s", resp.Status, b)
 	}
 	return string(b), nil
+}
+
+// PointsWrittenOK is influxd's count of points its HTTP write endpoints
+// stored since it started (httpd pointsWrittenOK in /debug/vars): every
+// point the collector sent again shows up here, even when InfluxDB
+// overwrote it with itself.
+func (s *Server) PointsWrittenOK() (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/debug/vars", nil)
+	if err != nil {
+		return 0, err
+	}
+	if s.cfg.Auth {
+		req.SetBasicAuth(User, Password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read influxd /debug/vars: %w", err)
+	}
+	defer resp.Body.Close()
+	var vars map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		return 0, fmt.Errorf("decode influxd /debug/vars: %w", err)
+	}
+	var total int64
+	found := false
+	for k, raw := range vars {
+		if !strings.HasPrefix(k, "httpd") {
+			continue
+		}
+		var st struct {
+			Name   string           `json:"name"`
+			Values map[string]int64 `json:"values"`
+		}
+		if json.Unmarshal(raw, &st) == nil && st.Name == "httpd" {
+			total += st.Values["pointsWrittenOK"]
+			found = true
+		}
+	}
+	if !found {
+		return 0, errors.New("influxd /debug/vars has no httpd statistics")
+	}
+	return total, nil
 }
