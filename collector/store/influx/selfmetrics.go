@@ -87,6 +87,7 @@ func (s *Store) selfPoint(reg prometheus.Gatherer, host string, started, now tim
 	fields["influx_queued_points"] = metric.Int(int64(st.QueuedPoints))
 	fields["influx_replayed_points"] = metric.Int(int64(st.ReplayedPoints))
 	fields["influx_rejected_points"] = metric.Int(int64(st.RejectedPoints))
+	fields["influx_dropped_points"] = metric.Int(int64(st.DroppedPoints))
 	fields["influx_write_errors"] = metric.Int(int64(st.WriteErrors))
 	fields["influx_queue_full_refusals"] = metric.Int(int64(st.FullRefusals))
 	fields["queue_points"] = metric.Int(st.PendingPoints)
@@ -172,7 +173,8 @@ var promDescs = []*prometheus.Desc{
 	prometheus.NewDesc("schulmon_influx_written_points_total", "Points InfluxDB accepted (direct and from the queue).", nil, nil),
 	prometheus.NewDesc("schulmon_influx_queued_points_total", "Points put into the on-disk queue because InfluxDB did not take them.", nil, nil),
 	prometheus.NewDesc("schulmon_influx_replayed_points_total", "Points written from the on-disk queue.", nil, nil),
-	prometheus.NewDesc("schulmon_influx_rejected_points_total", "Points of requests InfluxDB refused as invalid (400/413/422); not retried.", nil, nil),
+	prometheus.NewDesc("schulmon_influx_rejected_points_total", "Points InfluxDB refused as invalid (400/413/422) after splitting the request; not retried.", nil, nil),
+	prometheus.NewDesc("schulmon_influx_dropped_points_total", "Queued (already acknowledged) points InfluxDB refused for good and the queue dropped; each drop is a schulmon_influx_rejected event.", nil, nil),
 	prometheus.NewDesc("schulmon_influx_write_errors_total", "Failed requests to InfluxDB.", nil, nil),
 	prometheus.NewDesc("schulmon_influx_queue_full_total", "Writes refused with 503 because the queue was full.", nil, nil),
 	prometheus.NewDesc("schulmon_influx_queue_points", "Points waiting in the on-disk queue.", nil, nil),
@@ -186,11 +188,11 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 	if st.Healthy {
 		healthy = 1
 	}
-	vals := []float64{float64(st.WrittenPoints), float64(st.QueuedPoints), float64(st.ReplayedPoints), float64(st.RejectedPoints),
+	vals := []float64{float64(st.WrittenPoints), float64(st.QueuedPoints), float64(st.ReplayedPoints), float64(st.RejectedPoints), float64(st.DroppedPoints),
 		float64(st.WriteErrors), float64(st.FullRefusals), float64(st.PendingPoints), float64(st.QueueBytes), healthy}
 	for i, d := range promDescs {
 		t := prometheus.CounterValue
-		if i >= 6 {
+		if i >= 7 { // after the counters
 			t = prometheus.GaugeValue
 		}
 		ch <- prometheus.MustNewConstMetric(d, t, vals[i])
