@@ -23,25 +23,59 @@ var (
 	pluginsErr  error
 )
 
-// checkPlugins builds the tcp plugin and the panicking test plugin once per
-// test process into a plugin directory, as schulmon-plugin-<name>.
+// e2ePlugins are the plugins the end-to-end tests run in the real agent:
+// the bundled checks and the misbehaving test plugins.
+var e2ePlugins = map[string]string{
+	"http":       "./plugins/http",
+	"tcp":        "./plugins/tcp",
+	"ping":       "./plugins/ping",
+	"dns":        "./plugins/dns",
+	"panic":      "./agent/pluginhost/testdata/panic",
+	"hang":       "./agent/pluginhost/testdata/hang",
+	"oldproto":   "./agent/pluginhost/testdata/oldproto",
+	"notaplugin": "./agent/pluginhost/testdata/notaplugin",
+}
+
+// checkPlugins builds e2ePlugins once per test process into a plugin
+// directory, as schulmon-plugin-<name>. The hang plugin is also installed
+// as hang-start, hang-describe and hang-configure: it hangs where its name
+// says, so one agent runs every kind of hang.
 func checkPlugins(t *testing.T) string {
 	t.Helper()
 	pluginsOnce.Do(func() {
 		// Beside the agent and collector binaries, which live as long.
 		pluginsDir = filepath.Join(testenv.Binaries(t), "plugins")
-		if pluginsErr = os.MkdirAll(pluginsDir, 0o755); pluginsErr != nil {
+		raw := filepath.Join(pluginsDir, "raw")
+		if pluginsErr = os.MkdirAll(raw, 0o755); pluginsErr != nil {
 			return
 		}
-		for name, pkg := range map[string]string{"tcp": "./plugins/tcp", "panic": "./agent/pluginhost/testdata/panic"} {
-			cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(pluginsDir, "schulmon-plugin-"+name), pkg)
-			cmd.Dir = testenv.RepoRoot()
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginsErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
+		args := []string{"build", "-ldflags=-s -w", "-o", raw + string(filepath.Separator)}
+		for _, pkg := range e2ePlugins {
+			args = append(args, pkg)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = testenv.RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			pluginsErr = fmt.Errorf("build plugins: %v\n%s", err, out)
+			return
+		}
+		for name, pkg := range e2ePlugins {
+			if pluginsErr = os.Rename(filepath.Join(raw, filepath.Base(pkg)), filepath.Join(pluginsDir, "schulmon-plugin-"+name)); pluginsErr != nil {
 				return
 			}
 		}
+		hang, err := os.ReadFile(filepath.Join(pluginsDir, "schulmon-plugin-hang"))
+		if err != nil {
+			pluginsErr = err
+			return
+		}
+		for _, where := range []string{"start", "describe", "configure"} {
+			if pluginsErr = os.WriteFile(filepath.Join(pluginsDir, "schulmon-plugin-hang-"+where), hang, 0o755); pluginsErr != nil {
+				return
+			}
+		}
+		pluginsErr = os.Remove(raw)
 	})
 	if pluginsErr != nil {
 		t.Fatal(pluginsErr)

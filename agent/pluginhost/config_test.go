@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/schulmon/schulmon/internal/testservers"
 )
 
 func TestConfigFromYAML(t *testing.T) {
@@ -102,7 +104,7 @@ func TestEmptyConfigRunsNothing(t *testing.T) {
 func TestOnce(t *testing.T) {
 	dir := buildPlugins(t)
 	h, err := New(Config{Dir: dir, Instances: []Instance{
-		{Name: "closed", Plugin: "tcp", Timeout: time.Second, Config: map[string]any{"address": closedPort(t)}},
+		{Name: "closed", Plugin: "tcp", Timeout: time.Second, Config: map[string]any{"address": testservers.ClosedPort(t)}},
 		{Name: "gone", Plugin: "nosuch"},
 	}}, Options{Device: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

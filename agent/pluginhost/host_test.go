@@ -2,128 +2,20 @@ package pluginhost
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
+	"github.com/schulmon/schulmon/internal/testservers"
 	"github.com/schulmon/schulmon/metric"
 )
-
-// tlsServer starts an HTTPS server whose self-signed certificate for
-// 127.0.0.1 expires in validFor; it returns the server and a PEM file
-// with the certificate, to be trusted as the check's ca_file.
-func tlsServer(t *testing.T, validFor time.Duration, h http.Handler) (*httptest.Server, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "lernplattform.schule.test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(validFor),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return srv, caFile
-}
-
-// tcpListener accepts and closes connections on a loopback port.
-func tcpListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// closedPort returns a loopback address nobody listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// dnsServer answers A queries for moodle.schule.test. with 10.1.20.5 on
-// a loopback UDP port.
-func dnsServer(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := dns.NewServeMux()
-	mux.HandleFunc("schule.test.", func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		q := r.Question[0]
-		if q.Name == "moodle.schule.test." && q.Qtype == dns.TypeA {
-			rr, _ := dns.NewRR("moodle.schule.test. 60 IN A 10.1.20.5")
-			m.Answer = append(m.Answer, rr)
-		} else {
-			m.Rcode = dns.RcodeNameError
-		}
-		_ = w.WriteMsg(m)
-	})
-	srv := &dns.Server{PacketConn: pc, Handler: mux}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return pc.LocalAddr().String()
-}
 
 // TestHostRunsBundledAndMisbehavingPlugins runs the bundled plugins against
 // local targets together with plugins that panic, hang, fail their
@@ -131,11 +23,11 @@ func dnsServer(t *testing.T) string {
 // the plugin's name and reason, and the good plugins keep reporting.
 func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 	dir := buildPlugins(t)
-	web, caFile := tlsServer(t, 10*24*time.Hour, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	web, caFile := testservers.TLS(t, 10*24*time.Hour, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "<title>Moodle Lernplattform</title>")
 	}))
-	tcpAddr := tcpListener(t)
-	dnsAddr := dnsServer(t)
+	tcpAddr := testservers.TCP(t)
+	dnsAddr := testservers.DNS(t)
 	backup := filepath.Join(t.TempDir(), "schule.tar.zst")
 	if err := os.WriteFile(backup, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -163,7 +55,7 @@ func TestHostRunsBundledAndMisbehavingPlugins(t *testing.T) {
 			web1,
 			inst("web-missing-text", "http", map[string]any{"url": web.URL, "contains": "Nextcloud", "insecure_skip_verify": true}),
 			inst("smb-port", "tcp", map[string]any{"address": tcpAddr}),
-			inst("closed-port", "tcp", map[string]any{"address": closedPort(t)}),
+			inst("closed-port", "tcp", map[string]any{"address": testservers.ClosedPort(t)}),
 			inst("resolver", "dns", map[string]any{"server": dnsAddr, "name": "moodle.schule.test", "expect": []string{"10.1.20.5"}}),
 			inst("resolver-wrong", "dns", map[string]any{"server": dnsAddr, "name": "moodle.schule.test", "expect": []string{"10.9.9.9"}}),
 			inst("loopback-ping", "ping", map[string]any{"host": "127.0.0.1", "count": 2, "interval": "50ms"}),
