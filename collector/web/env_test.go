@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/schulmon/schulmon/collector/availability"
 	"github.com/schulmon/schulmon/collector/availability/avserver"
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
@@ -22,9 +23,12 @@ import (
 // env is a running collector with two schools in two municipalities,
 // devices that reported through the real write API, and three web users.
 type env struct {
-	URL   string
-	Srv   *server.Server
-	Users *users.Store
+	URL    string
+	Srv    *server.Server
+	Users  *users.Store
+	Engine *availability.Engine
+	// Tokens are the agent tokens of gs-nord and gs-sued.
+	Tokens map[string]string
 }
 
 const (
@@ -46,6 +50,12 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 	}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	// The seeded agents report every 5 minutes; with the default 10 s
+	// heartbeat every gap between two samples would be an outage, and the
+	// states would change while a test runs.
+	for _, d := range []*availability.Detection{&cfg.Availability.Heartbeat, &cfg.Availability.Poll, &cfg.Availability.Check} {
+		d.Interval = 5 * time.Minute
+	}
 	if configure != nil {
 		configure(&cfg, "http://"+ln.Addr().String())
 	}
@@ -62,7 +72,7 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	e := &env{URL: "http://" + ln.Addr().String(), Srv: srv}
+	e := &env{URL: "http://" + ln.Addr().String(), Srv: srv, Engine: att.Engine, Tokens: map[string]string{}}
 
 	us, err := users.Open(ctx, srv.MetaDB)
 	if err != nil {
@@ -92,6 +102,7 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.Tokens[s.Name] = tok
 		var lp strings.Builder
 		for i := 12; i >= 0; i-- {
 			ts := now.Add(-time.Duration(i) * 5 * time.Minute).UnixNano()
@@ -104,18 +115,15 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 			fmt.Fprintf(&lp, "snmp_poll,device=ap-%s-1,class=access_point reachable=true,duration_s=0.02 %d\n", s.Name, ts)
 			fmt.Fprintf(&lp, "snmp_poll,device=drucker-%s,class=printer reachable=true,duration_s=0.03 %d\n", s.Name, ts)
 		}
-		req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v2/write?precision=ns", strings.NewReader(lp.String()))
-		req.Header.Set("Authorization", "Token "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if s.Name == "gs-nord" {
+			seedProblems(&lp, now)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("write for %s: HTTP %d: %s", s.Name, resp.StatusCode, body)
-		}
+		e.write(t, tok, lp.String())
 	}
+	// Detection runs on the engine's tick: run it now instead of waiting
+	// for the job, so the outages are open when the pages are read.
+	e.waitStates(t, now, map[string]availability.State{"nas-gs-nord": availability.StateDown, "srv-gs-nord/moodle-http": availability.StateDown,
+		"srv-gs-nord/dns-schule": availability.StateUp, "kopierer-gs-nord": availability.StateUnknown, "srv-gs-sued": availability.StateUp})
 	if err := srv.Dir.FlushSeen(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -129,4 +137,75 @@ func newEnvWith(t testing.TB, configure func(cfg *config.Config, base string)) *
 		t.Fatal(err)
 	}
 	return e
+}
+
+// seedProblems adds gs-nord's troubles, all as an agent would send them:
+// a NAS whose agent went silent 40 minutes ago (an open outage), a copier
+// last polled 50 minutes ago (unknown), a failing and a passing check on
+// the school server, and a linkDown trap from the switch.
+func seedProblems(lp *strings.Builder, now time.Time) {
+	for m := 60; m >= 40; m -= 5 {
+		ts := now.Add(-time.Duration(m) * time.Minute).UnixNano()
+		fmt.Fprintf(lp, "schulmon_agent,host=nas-gs-nord uptime_s=%d %d\n", 5000-m, ts)
+	}
+	for m := 60; m >= 50; m -= 5 {
+		fmt.Fprintf(lp, "snmp_poll,device=kopierer-gs-nord,class=printer reachable=true,duration_s=0.04 %d\n", now.Add(-time.Duration(m)*time.Minute).UnixNano())
+	}
+	for m := 30; m >= 0; m -= 5 {
+		ts := now.Add(-time.Duration(m) * time.Minute).UnixNano()
+		fmt.Fprintf(lp, "check,host=srv-gs-nord,check=moodle-http,plugin=http status=2i,message=\"HTTP 503\",duration_s=0.2 %d\n", ts)
+		fmt.Fprintf(lp, "check,host=srv-gs-nord,check=dns-schule,plugin=dns status=0i,message=\"ok\",duration_s=0.01 %d\n", ts)
+	}
+	fmt.Fprintf(lp, "snmp_trap,device=sw-gs-nord-1,class=switch,trap=linkDown trap_oid=\"1.3.6.1.6.3.1.1.5.3\",source=\"10.1.0.2\",if_name=\"Gi1/0/2\",message=\"Link Gi1/0/2 down (Raum 12)\" %d\n",
+		now.Add(-20*time.Minute).UnixNano())
+}
+
+// write posts line protocol with an agent token through the write API.
+func (e *env) write(t testing.TB, tok, lp string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v2/write?precision=ns", strings.NewReader(lp))
+	req.Header.Set("Authorization", "Token "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write: HTTP %d: %s", resp.StatusCode, body)
+	}
+}
+
+// waitStates ticks the engine until the objects ("device" or
+// "device/check") are in the wanted states; the write path hands batches
+// to the engine asynchronously.
+func (e *env) waitStates(t testing.TB, now time.Time, want map[string]availability.State) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := e.Engine.Tick(context.Background(), now); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]availability.State{}
+		for _, st := range e.Engine.States(func(*availability.Object) bool { return true }) {
+			k := st.Object.Device
+			if st.Object.Check != "" {
+				k += "/" + st.Object.Check
+			}
+			got[k] = st.State
+		}
+		ok := true
+		for k, s := range want {
+			if got[k] != s {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine states %v, want %v", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
