@@ -17,6 +17,7 @@ import (
 
 	"github.com/schulmon/schulmon/collector/alerting"
 	"github.com/schulmon/schulmon/collector/alerting/channels"
+	"github.com/schulmon/schulmon/collector/snmppoll"
 	"github.com/schulmon/schulmon/collector/users"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// Alerting configures e-mail, Teams, Matrix and Alertmanager channels
 	// (collector/alerting/channels/README.md).
 	Alerting channels.Config `yaml:"alerting"`
+	// SNMP polls devices at the data centre from the collector itself,
+	// for one site (collector/snmppoll, agent/snmp/README.md).
+	SNMP snmppoll.Config `yaml:"snmp"`
 }
 
 // TLS configures HTTPS.
@@ -242,6 +246,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Availability.Validate(); err != nil {
+		return err
+	}
+	if err := c.SNMP.Validate(); err != nil {
 		return err
 	}
 	return nil

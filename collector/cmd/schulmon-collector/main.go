@@ -129,6 +129,7 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 			if _, err := export.Attach(cmd.Context(), srv, att, cfg); err != nil {
 				return err
 			}
+			startSNMP(cmd.Context(), srv, cfg)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
