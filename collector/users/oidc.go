@@ -36,6 +36,10 @@ type WebConfig struct {
 	LoginFailures int           `yaml:"login_failures"`
 	LoginWindow   time.Duration `yaml:"login_window"`
 	OIDC          *OIDCConfig   `yaml:"oidc"`
+	// SecureCookies is "auto" (default: Secure when the request came over
+	// TLS) or "always" (behind a proxy that terminates TLS, where the
+	// collector itself sees plain HTTP).
+	SecureCookies string `yaml:"secure_cookies"`
 }
 
 // OIDCConfig configures OpenID Connect login (Keycloak, ADFS, Entra ID).
@@ -70,6 +74,9 @@ type GroupMapping struct {
 func (c *WebConfig) Validate() error {
 	if c.SessionTTL < 0 || c.IdleTTL < 0 || c.LoginWindow < 0 || c.LoginFailures < 0 {
 		return errors.New("web: session_ttl, idle_ttl, login_window and login_failures must not be negative")
+	}
+	if c.SecureCookies != "" && c.SecureCookies != "auto" && c.SecureCookies != "always" {
+		return fmt.Errorf("web.secure_cookies %q: want auto or always", c.SecureCookies)
 	}
 	if c.OIDC == nil {
 		return nil

@@ -119,6 +119,13 @@ func (u *UI) withOperator(next http.HandlerFunc) http.HandlerFunc {
 
 const loginCSRFCookie = "schulmon_login"
 
+// secureCookies says whether cookies get the Secure flag: under TLS, and
+// always with web.secure_cookies: always, for a collector behind a proxy
+// that terminates TLS (it sees plain HTTP, the browser does not).
+func (u *UI) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || u.deps.Config.SecureCookies == "always"
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -145,7 +152,7 @@ func safeNext(s string) string {
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request, status int, msg, name string) {
 	// Login CSRF: a double-submit token, since there is no session yet.
 	tok := randomHex(16)
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: u.secureCookies(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	d := loginData{Next: safeNext(r.FormValue("next")), Name: name, LoginCSRF: tok}
 	if u.deps.OIDC != nil {
 		d.OIDC = u.deps.OIDC.Label()
@@ -222,7 +229,7 @@ func (u *UI) startSession(w http.ResponseWriter, r *http.Request, user users.Use
 	}
 	// Lax, not Strict: the OIDC callback is a cross-site navigation that
 	// must find the session; CSRF tokens protect every POST anyway.
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: u.secureCookies(r),
 		SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())})
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: "", Path: "/login", MaxAge: -1})
 	http.Redirect(w, r, safeNext(r.FormValue("next")), http.StatusSeeOther)
@@ -234,7 +241,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 			u.log.Error("web logout", "err", err)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: u.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -275,7 +282,7 @@ func (u *UI) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	state, nonce := randomHex(16), randomHex(16)
 	next := safeNext(r.FormValue("next"))
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: state + "." + nonce + "." + url.QueryEscape(next), Path: "/oidc/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: 600})
+		Secure: u.secureCookies(r), SameSite: http.SameSiteLaxMode, MaxAge: 600})
 	http.Redirect(w, r, u.deps.OIDC.AuthURL(state, nonce), http.StatusFound)
 }
 

@@ -347,7 +347,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name string, status 
 		p.Title = p.T["title"]
 	}
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "de" {
-		http.SetCookie(w, &http.Cookie{Name: "lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		http.SetCookie(w, &http.Cookie{Name: "lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: u.secureCookies(r)})
 	}
 	t := u.tmpl[name]
 	if t == nil {
