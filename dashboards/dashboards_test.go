@@ -130,38 +130,7 @@ func schema(t *testing.T) map[string]map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]map[string]bool{}
-	var cur []string
-	head := regexp.MustCompile(`^###\s+(.*)$`)
-	name := regexp.MustCompile("`([a-z0-9_]+)`")
-	row := regexp.MustCompile(`^\|\s*(tag|field)\s*\|\s*([A-Za-z0-9_]+)\s*\|`)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "## Trusted tags") {
-			cur = []string{"Trusted tags (every point)"}
-			out[cur[0]] = map[string]bool{}
-			continue
-		}
-		if strings.HasPrefix(line, "## ") {
-			cur = nil
-			continue
-		}
-		if m := head.FindStringSubmatch(line); m != nil {
-			cur = nil
-			for _, n := range name.FindAllStringSubmatch(m[1], -1) {
-				cur = append(cur, n[1])
-				if out[n[1]] == nil {
-					out[n[1]] = map[string]bool{}
-				}
-			}
-			continue
-		}
-		if m := row.FindStringSubmatch(line); m != nil {
-			for _, c := range cur {
-				out[c][m[2]] = true
-			}
-		}
-	}
-	return out
+	return ParseSchema(string(b))
 }
 
 func TestPanelsUseOnlyDocumentedSchema(t *testing.T) {
@@ -176,7 +145,7 @@ func TestPanelsUseOnlyDocumentedSchema(t *testing.T) {
 			for _, tg := range p.Targets {
 				for _, m := range rRef.FindAllStringSubmatch(tg.Query, -1) {
 					key := m[1]
-					if strings.HasPrefix(key, "_") || sc["Trusted tags (every point)"][key] {
+					if strings.HasPrefix(key, "_") || sc[TrustedTagsSection][key] {
 						continue
 					}
 					for _, u := range tg.Uses {
