@@ -7,6 +7,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,13 +117,27 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // is stopped when the test ends.
 func StartCollector(t testing.TB, dataDir string, extraArgs ...string) *Collector {
 	t.Helper()
+	return startCollector(t, "http", dataDir, extraArgs)
+}
+
+// StartCollectorTLS is StartCollector for a collector that serves HTTPS:
+// extraArgs must turn TLS on (e.g. --config with tls.self_signed: true).
+// Its readiness probe does not verify the certificate; that is the
+// test's job, as it is the agent's.
+func StartCollectorTLS(t testing.TB, dataDir string, extraArgs ...string) *Collector {
+	t.Helper()
+	return startCollector(t, "https", dataDir, extraArgs)
+}
+
+func startCollector(t testing.TB, scheme, dataDir string, extraArgs []string) *Collector {
+	t.Helper()
 	bin := Binaries(t)
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	port := FreePort(t)
 	c := &Collector{Addr: fmt.Sprintf("127.0.0.1:%d", port), DataDir: dataDir, Bin: bin, Log: &bytes.Buffer{}, logMu: &sync.Mutex{}, t: t, args: extraArgs}
-	c.URL = "http://" + c.Addr
+	c.URL = scheme + "://" + c.Addr
 	c.Start()
 	t.Cleanup(c.Stop)
 	return c
@@ -138,9 +153,11 @@ func (c *Collector) Start() {
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatalf("start collector: %v", err)
 	}
+	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer probe.CloseIdleConnections()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(c.URL + "/health")
+		resp, err := probe.Get(c.URL + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
