@@ -77,7 +77,8 @@ plugins:
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(bin, "schulmon-agent"), "--config", path)
-	log := &lockedBuffer{}
+	// Read only after the agent exited (Wait has copied all output then).
+	log := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
