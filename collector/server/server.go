@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	// crash loses is recorded again with the next poll (the throttle that
 	// skips known rows lives in memory).
 	s.Ingest.AddAsyncObserver(staff)
-	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB, MinDuration: 5 * time.Minute}, Log: log}
+	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB}, Log: log}
 	staffHandler.Routes(s.Mux, s.Authenticate)
 	s.Web.SetStaffing(staffHandler)
 	s.Staffing = staffHandler

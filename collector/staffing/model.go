@@ -13,9 +13,10 @@ import (
 
 // IncidentCounter counts the incidents at a site that needed someone on
 // site, e.g. outages measured by the availability engine. The workload
-// method asks it once per site.
+// method asks it once per site, with its min_outage_minutes as
+// minDuration: shorter outages are not counted.
 type IncidentCounter interface {
-	OnSiteIncidents(ctx context.Context, siteID int64, from, to time.Time) (int, error)
+	OnSiteIncidents(ctx context.Context, siteID int64, from, to time.Time, minDuration time.Duration) (int, error)
 }
 
 // Options choose what Compute reports.
@@ -295,7 +296,7 @@ func Compute(ctx context.Context, inv *Inventory, counts []Counts, p *Params, op
 					break
 				}
 				from := now.Add(-time.Duration(m.WindowDays * 24 * float64(time.Hour)))
-				n, err := opt.Incidents.OnSiteIncidents(ctx, s.ID, from, now)
+				n, err := opt.Incidents.OnSiteIncidents(ctx, s.ID, from, now, m.MinOutage())
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil, fmt.Errorf("count incidents of site %q: %w", s.Name, err)

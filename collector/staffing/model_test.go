@@ -155,7 +155,7 @@ type knownIncidents struct {
 	to     time.Time
 }
 
-func (k *knownIncidents) OnSiteIncidents(_ context.Context, siteID int64, from, to time.Time) (int, error) {
+func (k *knownIncidents) OnSiteIncidents(_ context.Context, siteID int64, from, to time.Time, _ time.Duration) (int, error) {
 	k.from, k.to = from, to
 	n, ok := k.bySite[siteID]
 	if !ok {

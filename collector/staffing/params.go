@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -55,12 +56,30 @@ type Method struct {
 	RemoteFixShare        float64 `json:"remote_fix_share,omitempty"`
 	ProductiveHoursPerFTE float64 `json:"productive_hours_per_fte,omitempty"`
 	WindowDays            float64 `json:"window_days,omitempty"`
+	// MinOutageMinutes: shorter outages resolved themselves and are no
+	// incident. nil means DefaultMinOutageMinutes, so that a custom
+	// workload method, the API and the CLI all count alike.
+	MinOutageMinutes *float64 `json:"min_outage_minutes,omitempty"`
 
 	// resolved by Validate
 	classMask   [numClasses]bool
 	typeFTE     [numTypes]float64
 	typeSet     [numTypes]bool
 	classWeight [numClasses]float64
+}
+
+// DefaultMinOutageMinutes is the workload method's default for
+// min_outage_minutes: an outage that ended within 5 minutes (a reboot, a
+// flapping link) needed nobody on site.
+const DefaultMinOutageMinutes = 5
+
+// MinOutage is the shortest outage the workload method counts.
+func (m *Method) MinOutage() time.Duration {
+	v := float64(DefaultMinOutageMinutes)
+	if m.MinOutageMinutes != nil {
+		v = *m.MinOutageMinutes
+	}
+	return time.Duration(v * float64(time.Minute))
 }
 
 // Params are all parameters of a staffing report. DefaultParams returns
@@ -162,6 +181,11 @@ func (p *Params) Clone() *Params {
 func (m *Method) clone() *Method {
 	c := *m
 	c.Classes = slices.Clone(m.Classes)
+	if m.MinOutageMinutes != nil {
+		// Decoding a scenario into the clone must not change the original.
+		v := *m.MinOutageMinutes
+		c.MinOutageMinutes = &v
+	}
 	if m.FTEPerSchool != nil {
 		c.FTEPerSchool = make(map[string]float64, len(m.FTEPerSchool))
 		for k, v := range m.FTEPerSchool {
@@ -276,7 +300,7 @@ func (m *Method) validate(pfx string) error {
 	ratioSet := m.DevicesPerFTE != 0 || m.Classes != nil
 	typeSet := m.FTEPerSchool != nil
 	weightSet := m.Weights != nil || m.UnitsPerFTE != 0
-	workSet := m.HandlingMinutes != 0 || m.DefaultTravelMinutes != 0 || m.RemoteFixShare != 0 || m.ProductiveHoursPerFTE != 0 || m.WindowDays != 0
+	workSet := m.HandlingMinutes != 0 || m.DefaultTravelMinutes != 0 || m.RemoteFixShare != 0 || m.ProductiveHoursPerFTE != 0 || m.WindowDays != 0 || m.MinOutageMinutes != nil
 	m.classMask = [numClasses]bool{}
 	m.typeFTE = [numTypes]float64{}
 	m.typeSet = [numTypes]bool{}
@@ -350,6 +374,11 @@ func (m *Method) validate(pfx string) error {
 		if err := positive(pfx+".window_days", m.WindowDays); err != nil {
 			return err
 		}
+		if m.MinOutageMinutes != nil {
+			if err := nonNegative(pfx+".min_outage_minutes", *m.MinOutageMinutes); err != nil {
+				return err
+			}
+		}
 		return errors.Join(set("devices_per_fte", ratioSet), set("fte_per_school", typeSet), set("weights", weightSet))
 	case "":
 		return perr(pfx+".kind", "missing (use one of device_ratio, school_type, weighted, workload)")
@@ -381,8 +410,8 @@ func (m *Method) Describe() string {
 		}
 		return fmt.Sprintf("1 FTE per %s weighted units; weights %s", fmtNum(m.UnitsPerFTE), strings.Join(parts, ", "))
 	case KindWorkload:
-		return fmt.Sprintf("incidents over %s days, annualised, × (1 − %s remote-fix share) × (%s min handling + travel, default %s min) ÷ %s productive hours per FTE",
-			fmtNum(m.WindowDays), fmtNum(m.RemoteFixShare), fmtNum(m.HandlingMinutes), fmtNum(m.DefaultTravelMinutes), fmtNum(m.ProductiveHoursPerFTE))
+		return fmt.Sprintf("incidents (outages of at least %s min outside maintenance) over %s days, annualised, × (1 − %s remote-fix share) × (%s min handling + travel, default %s min) ÷ %s productive hours per FTE",
+			fmtNum(m.MinOutage().Minutes()), fmtNum(m.WindowDays), fmtNum(m.RemoteFixShare), fmtNum(m.HandlingMinutes), fmtNum(m.DefaultTravelMinutes), fmtNum(m.ProductiveHoursPerFTE))
 	}
 	return string(m.Kind)
 }
