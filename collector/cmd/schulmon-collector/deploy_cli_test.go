@@ -2,13 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
@@ -62,27 +70,110 @@ func TestCLIEnrollmentAndTLS(t *testing.T) {
 	}
 }
 
-// backup while a collector is running on the data dir, then restore into
-// a fresh directory and find the same sites, tokens and TLS pair.
-func TestCLIBackupRestore(t *testing.T) {
-	dd := t.TempDir()
-	if out, err := runCLI(t, "token", "create", "--data-dir", dd, "--site", "gs-nord", "--municipality", "Musterstadt"); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+// serveDir runs a collector with tls.self_signed on dataDir until the
+// returned stop is called, and returns its URL and a client that trusts
+// exactly its certificate.
+func serveDir(t *testing.T, dataDir string) (string, *http.Client, func()) {
+	t.Helper()
 	cfg := config.Default()
-	cfg.DataDir, cfg.TLS.SelfSigned = dd, true
+	cfg.DataDir, cfg.TLS.SelfSigned = dataDir, true
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	cert, _ := tlscert.DefaultPaths(dataDir)
+	pem, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return "https://" + ln.Addr().String(), client, func() { client.CloseIdleConnections(); cancel(); <-done }
+}
+
+// sampleTimes reads the usage_idle samples of device srv-backup as
+// "unix-nanoseconds=value" strings.
+func sampleTimes(t *testing.T, client *http.Client, base, token string) []string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/series?device=srv-backup&measurement=cpu&field=usage_idle&from=-1h", nil)
+	req.Header.Set("Authorization", "Token "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []struct {
+		Samples []struct {
+			T time.Time `json:"t"`
+			V float64   `json:"v"`
+		} `json:"samples"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("read series: HTTP %d: %s", resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range got {
+		for _, p := range s.Samples {
+			out = append(out, fmt.Sprintf("%d=%g", p.T.UnixNano(), p.V))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// backup while a collector is running on the data dir and has just taken
+// points (still in SQLite's WAL), then restore into a fresh directory and
+// find the same sites, tokens, TLS pair and points.
+func TestCLIBackupRestore(t *testing.T) {
+	dd := t.TempDir()
+	out, err := runCLI(t, "token", "create", "--data-dir", dd, "--site", "gs-nord", "--municipality", "Musterstadt")
+	if err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := strings.TrimSpace(lines[len(lines)-1])
+	base, client, stop := serveDir(t, dd)
+	defer stop()
+
+	// Points at whole seconds a few minutes ago, so that any rounding or
+	// loss shows in the comparison after the restore.
+	now := time.Now().Truncate(time.Second)
+	var lp strings.Builder
+	var want []string
+	for i := 0; i < 5; i++ {
+		ts, v := now.Add(-time.Duration(5-i)*time.Minute), 90+float64(i)/4
+		fmt.Fprintf(&lp, "cpu,host=srv-backup,cpu=cpu-total usage_idle=%g %d\n", v, ts.UnixNano())
+		want = append(want, fmt.Sprintf("%d=%g", ts.UnixNano(), v))
+	}
+	sort.Strings(want)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v2/write?precision=ns", strings.NewReader(lp.String()))
+	req.Header.Set("Authorization", "Token "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write points: HTTP %d", resp.StatusCode)
+	}
+	if got := sampleTimes(t, client, base, token); !slices.Equal(got, want) {
+		t.Fatalf("points before the backup: %v, want %v", got, want)
+	}
 
 	bk := filepath.Join(t.TempDir(), "backup")
-	out, err := runCLI(t, "backup", "--data-dir", dd, "--to", bk)
+	out, err = runCLI(t, "backup", "--data-dir", dd, "--to", bk)
 	if err != nil || strings.Count(out, "integrity ok") != 2 || !strings.Contains(out, "2 TLS file(s)") {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
@@ -105,6 +196,13 @@ func TestCLIBackupRestore(t *testing.T) {
 	f2, err := tlscert.FingerprintFile(c2)
 	if err != nil || f1 != f2 {
 		t.Fatalf("TLS pair not restored: %s vs %s (%v)", f1, f2, err)
+	}
+	// The restored store serves the points, to the restored token.
+	rbase, rclient, rstop := serveDir(t, restored)
+	got := sampleTimes(t, rclient, rbase, token)
+	rstop()
+	if !slices.Equal(got, want) {
+		t.Fatalf("points after the restore: %v, want %v", got, want)
 	}
 	// Restoring over an existing store needs --force and keeps the old one.
 	if _, err := runCLI(t, "restore", "--data-dir", restored, "--from", bk); err == nil || !strings.Contains(err.Error(), "--force") {
