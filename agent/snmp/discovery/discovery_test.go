@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,41 @@ func TestParseSubnetsAndAddrs(t *testing.T) {
 // The scan probes every host address exactly once, never more than
 // workers at a time and not faster than the rate (checked by counting
 // starts, not by timing assertions on a noisy machine).
+// TestScanKeepsTheRate: at 40 probes per second, the 14 addresses of a
+// /28 take at least 13 intervals of 25 ms, and no 100 ms window holds
+// more than the rate allows (plus the one of the burst).
+func TestScanKeepsTheRate(t *testing.T) {
+	ps, _ := ParseSubnets([]string{"192.0.2.0/28"}) // TEST-NET-1: the probe is fake, nothing is sent
+	var mu sync.Mutex
+	var starts []time.Time
+	begin := time.Now()
+	err := Scan(context.Background(), ps, 40, 16, func(ctx context.Context, a netip.Addr) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(begin)
+	if len(starts) != 14 {
+		t.Fatalf("%d probes, want 14", len(starts))
+	}
+	if took < 13*25*time.Millisecond*9/10 || took > 3*time.Second {
+		t.Fatalf("14 probes at 40/s took %s, want about 325ms", took)
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	for i := range starts {
+		n := 0
+		for j := i; j < len(starts) && starts[j].Sub(starts[i]) < 100*time.Millisecond; j++ {
+			n++
+		}
+		if n > 5 { // 100 ms × 40/s = 4, plus the burst of 1
+			t.Fatalf("%d probes within 100ms from probe %d: faster than 40/s", n, i)
+		}
+	}
+}
+
 func TestScanBoundsConcurrencyAndVisitsEachAddressOnce(t *testing.T) {
 	ps, _ := ParseSubnets([]string{"192.0.2.0/28"}) // TEST-NET-1: the probe is fake, nothing is sent
 	var mu sync.Mutex
