@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	av "github.com/schulmon/schulmon/collector/availability"
+	"github.com/schulmon/schulmon/collector/store/influx/export"
 	"github.com/schulmon/schulmon/collector/store/influx/influxtest"
+	"github.com/schulmon/schulmon/metric"
 )
 
 func TestMain(m *testing.M) {
@@ -225,9 +228,16 @@ func seed(t *testing.T, srv *influxtest.Server, bucket string) {
 	fmt.Fprintf(&b, "availability_monthly,level=site,municipality=Musterstadt,site=GS\\ Nord %s %d\n", fig, ns(month))
 	fmt.Fprintf(&b, "availability_monthly,level=municipality,municipality=Musterstadt %s %d\n", fig, ns(month))
 	fmt.Fprintf(&b, "availability_monthly,level=municipality,municipality=Beispieldorf availability_pct=100,target_pct=99.98,down_min=0,budget_remaining_min=0.9,budget_remaining_pct=100,outages=0i %d\n", ns(month))
-	fmt.Fprintf(&b, "outage,%s,cause=heartbeat_lost duration_s=600,ongoing=false,end_unix_s=%di %d\n", tags(sw1), day.Add(9*time.Hour+10*time.Minute).Unix(), ns(day.Add(9*time.Hour)))
-	fmt.Fprintf(&b, "outage,%s,cause=snmp_timeout duration_s=120,ongoing=true,end_unix_s=0i %d\n", tags(sw1), ns(day.Add(9*time.Hour+50*time.Minute)))
-	fmt.Fprintf(&b, "outage,%s,cause=heartbeat_lost duration_s=180,ongoing=false,end_unix_s=%di %d\n", tags(srv1), day.Add(8*time.Hour+3*time.Minute).Unix(), ns(day.Add(8*time.Hour)))
+	// Outages as the collector exports them (not hand-written): a renamed
+	// field or tag of the export fails the Outages panel.
+	end1, end2 := day.Add(9*time.Hour+10*time.Minute), day.Add(8*time.Hour+3*time.Minute)
+	for _, p := range export.OutagePoints([]av.Outage{
+		{Municipality: "Musterstadt", Site: "GS Nord", Device: "sw1", Class: "switch", Cause: "heartbeat_lost", Start: day.Add(9 * time.Hour), End: &end1, DurationSeconds: 600},
+		{Municipality: "Musterstadt", Site: "GS Nord", Device: "sw1", Class: "switch", Cause: "snmp_timeout", Start: day.Add(9*time.Hour + 50*time.Minute), DurationSeconds: 120, Ongoing: true},
+		{Municipality: "Musterstadt", Site: "GS Nord", Device: "srv1", Class: "server", Cause: "heartbeat_lost", Start: day.Add(8 * time.Hour), End: &end2, DurationSeconds: 180},
+	}) {
+		b.Write(metric.AppendLine(nil, &p))
+	}
 	run := ns(day.Add(9 * time.Hour))
 	for _, m := range []struct {
 		name       string
