@@ -38,6 +38,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Now != nil {
 		now = h.Now
 	}
+	p := tenancy.FromContext(r.Context())
+	if p == nil {
+		httpError(w, http.StatusUnauthorized, "not authenticated: send 'Authorization: Token <token>'")
+		return
+	}
+	// Before the site lookup, so that the answer does not tell an agent
+	// token which site names exist.
+	if p.Role == tenancy.RoleAgent {
+		httpError(w, http.StatusForbidden, "agent tokens cannot read events: use an operator, planner or school admin token")
+		return
+	}
 	site := r.PathValue("site")
 	siteID, err := strconv.ParseInt(site, 10, 64)
 	if err != nil {
@@ -49,15 +60,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, fmt.Sprintf("site %q not found", site))
 			return
 		}
-	}
-	p := tenancy.FromContext(r.Context())
-	if p == nil {
-		httpError(w, http.StatusUnauthorized, "not authenticated: send 'Authorization: Token <token>'")
-		return
-	}
-	if p.Role == tenancy.RoleAgent {
-		httpError(w, http.StatusForbidden, "agent tokens cannot read events: use an operator, planner or school admin token")
-		return
 	}
 	if !p.CanReadSite(siteID) {
 		// Same answer as for a site that does not exist: do not reveal others' sites.

@@ -157,7 +157,9 @@ func (u *UI) buildPlanner(r *http.Request) (*plannerData, error) {
 			d.Report, err = h.Compute(r.Context(), nil, opt)
 		}
 		if err != nil {
-			if errors.Is(err, staffing.ErrNoTenancy) {
+			// A municipality that matches none of the user's sites is a
+			// parameter error as well (shown, HTTP 400), not a server error.
+			if errors.Is(err, staffing.ErrNoTenancy) || errors.As(err, &pe) {
 				d.Error = err.Error()
 				return d, nil
 			}
