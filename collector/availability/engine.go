@@ -155,6 +155,8 @@ type Engine struct {
 	// logDirty are the (object, year) rows of the span log to rewrite
 	// before the current transaction commits.
 	logDirty map[logKey]int64
+	// lldp collects LLDP neighbours from the write path (lldp.go).
+	lldp lldpBook
 }
 
 type logKey struct {
@@ -346,7 +348,7 @@ func (e *Engine) paramsFor(o *Object) params {
 }
 
 func (e *Engine) loadObjects(ctx context.Context, now time.Time) error {
-	rows, err := e.db.QueryContext(ctx, `SELECT id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, critical, heartbeat, first_seen_ms, segs FROM av_objects WHERE retired_ms=0`)
+	rows, err := e.db.QueryContext(ctx, `SELECT id, municipality_id, site_id, device_id, municipality, site, device, class, check_name, parent_id, parent_source, critical, heartbeat, first_seen_ms, segs FROM av_objects WHERE retired_ms=0`)
 	if err != nil {
 		return fmt.Errorf("availability: load objects: %w", err)
 	}
@@ -355,7 +357,7 @@ func (e *Engine) loadObjects(ctx context.Context, now time.Time) error {
 		st := &objState{notified: map[int64]bool{}}
 		var blob []byte
 		if err := rows.Scan(&st.ID, &st.MunicipalityID, &st.SiteID, &st.DeviceID, &st.Municipality, &st.Site, &st.Device, &st.Class, &st.Check,
-			&st.ParentID, &st.Critical, &st.Heartbeat, &st.FirstSeen, &blob); err != nil {
+			&st.ParentID, &st.ParentSource, &st.Critical, &st.Heartbeat, &st.FirstSeen, &blob); err != nil {
 			return fmt.Errorf("availability: load objects: %w", err)
 		}
 		if !e.inPartition(st.SiteID) {
@@ -767,9 +769,12 @@ func sameSpans(a, b []Span) bool {
 }
 
 // ancestorsDown is the union of the down time of all ancestors; open
-// spans reach to the end of time.
-func (e *Engine) ancestorsDown(st *objState, now int64) Set {
-	var acc []Interval
+// outages run to infinity. Each outage reaches back to the ancestor's
+// last sign of life before it (Reach): a parent polled every 60 s is seen
+// failing up to a minute after its child, with a 10 s heartbeat, fell
+// silent behind it.
+func (e *Engine) ancestorsDown(st *objState, now int64) ancestorOutages {
+	var acc, reach []Interval
 	seen := map[int64]bool{st.ID: true}
 	for p := st.ParentID; p != 0 && !seen[p]; {
 		seen[p] = true
@@ -784,18 +789,28 @@ func (e *Engine) ancestorsDown(st *objState, now int64) Set {
 					end = math.MaxInt64
 				}
 				acc = append(acc, Interval{sp.Start, end})
+				from := sp.Start
+				if last, ok := lastOKBefore(ps.segs, sp.Start); ok && last < from {
+					from = last
+				}
+				reach = append(reach, Interval{from, end})
 			}
 		}
 		p = ps.ParentID
 	}
-	return Normalize(acc)
+	return ancestorOutages{Down: Normalize(acc), Reach: Normalize(reach)}
 }
+
+// ancestorOutages is when an object's ancestors were down, and how far back
+// a child's outage that overlaps that time may have begun with it.
+type ancestorOutages struct{ Down, Reach Set }
 
 // splitUnreachable turns the parts of down spans that overlap a down
 // ancestor into unreachable spans: the outage is counted once, at the
-// parent.
-func splitUnreachable(spans []Span, parent Set) []Span {
-	if len(parent) == 0 {
+// parent. A down span that overlaps the ancestor's outage is unreachable
+// back to the ancestor's last sign of life; one that does not stays down.
+func splitUnreachable(spans []Span, parent ancestorOutages) []Span {
+	if len(parent.Down) == 0 {
 		return spans
 	}
 	var out []Span
@@ -809,11 +824,15 @@ func splitUnreachable(spans []Span, parent Set) []Span {
 			end = math.MaxInt64
 		}
 		whole := Set{{sp.Start, end}}
+		if len(Intersect(whole, parent.Down)) == 0 {
+			out = append(out, sp)
+			continue
+		}
 		var parts []Span
-		for _, iv := range Subtract(whole, parent) {
+		for _, iv := range Subtract(whole, parent.Reach) {
 			parts = append(parts, Span{State: StateDown, Cause: sp.Cause, Start: iv.Start, End: iv.End})
 		}
-		for _, iv := range Intersect(whole, parent) {
+		for _, iv := range Intersect(whole, parent.Reach) {
 			parts = append(parts, Span{State: StateUnreachable, Cause: CauseParentDown, Start: iv.Start, End: iv.End})
 		}
 		for i := range parts {
@@ -1001,7 +1020,8 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 		return err
 	}
 	e.dispatch(ctx, events)
-	return nil
+	// Off the write path, and soon enough that a restart loses nothing.
+	return e.flushLLDP(ctx)
 }
 
 func (e *Engine) evaluate(ctx context.Context, now time.Time, all bool) error {
@@ -1105,6 +1125,17 @@ func (e *Engine) Close(ctx context.Context) error {
 // site's router): while the parent is down the child is unreachable and
 // the outage is counted once, at the parent.
 func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error {
+	return e.setParent(ctx, child, parent, SourceManual)
+}
+
+// Where a dependency comes from (Object.ParentSource).
+const (
+	SourceManual = "manual" // the inventory: CLI, API
+	SourceLLDP   = "lldp"   // derived from LLDP neighbours
+	SourceDevice = "device" // a service on its device
+)
+
+func (e *Engine) setParent(ctx context.Context, child, parent ObjectInfo, source string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	tx, err := e.db.BeginTx(ctx, nil)
@@ -1130,13 +1161,13 @@ func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error 
 			break
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET parent_id=? WHERE id=?`, p.ID, c.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET parent_id=?, parent_source=? WHERE id=?`, p.ID, source, c.ID); err != nil {
 		return fmt.Errorf("availability: set parent of %s: %w", c.Name(), err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("availability: set parent: %w", err)
 	}
-	if old := c.ParentID; old != 0 {
+	if old := c.ParentID; old != 0 && old != p.ID {
 		kids := e.children[old]
 		for i, k := range kids {
 			if k == c.ID {
@@ -1145,6 +1176,10 @@ func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error 
 			}
 		}
 	}
+	c.ParentSource = source
+	if c.ParentID == p.ID {
+		return nil
+	}
 	c.ParentID = p.ID
 	e.children[p.ID] = append(e.children[p.ID], c.ID)
 	return nil
@@ -1152,7 +1187,9 @@ func (e *Engine) SetParent(ctx context.Context, child, parent ObjectInfo) error 
 
 // ObjectState is an object's current state.
 type ObjectState struct {
-	Object Object    `json:"object"`
+	Object Object `json:"object"`
+	// Parent names the object's parent (see Object.ParentSource).
+	Parent string    `json:"parent,omitempty"`
 	State  State     `json:"state"`
 	Cause  Cause     `json:"cause,omitempty"`
 	Since  time.Time `json:"since,omitzero"`
@@ -1176,6 +1213,9 @@ func (e *Engine) States(match func(*Object) bool) []ObjectState {
 
 func (e *Engine) stateOf(st *objState, now int64) ObjectState {
 	os := ObjectState{Object: st.Object, State: StateUp}
+	if p := e.byID[st.ParentID]; p != nil {
+		os.Parent = p.Device
+	}
 	if len(st.segs) == 0 {
 		os.State = StateUnknown
 		return os
@@ -1200,24 +1240,29 @@ func (e *Engine) InMaintenance(o *Object, t time.Time) bool {
 	return e.inMaintenance(o, ms(t))
 }
 
-// Link is a dependency from the inventory: Device at SiteID depends on
-// Parent (empty: none).
+// Link is a dependency: Device at SiteID depends on Parent (empty: none),
+// from Source (SourceManual when empty).
 type Link struct {
 	SiteID         int64
 	Device, Parent string
+	Source         string
 }
 
 // SyncParents applies the inventory's dependencies to the objects the
 // engine knows; links naming unknown objects wait for the next sync.
 func (e *Engine) SyncParents(ctx context.Context, links []Link) error {
 	e.mu.Lock()
-	var todo [][2]*objState
+	type change struct {
+		c, p   *objState
+		source string
+	}
+	var todo []change
 	// A service depends on its device: a check failing because its
 	// device is down is counted once, at the device.
 	for _, st := range e.list {
 		if st.Check != "" && st.ParentID == 0 {
 			if d := e.objs[ObjectKey{st.SiteID, st.Device, ""}]; d != nil {
-				todo = append(todo, [2]*objState{st, d})
+				todo = append(todo, change{st, d, SourceDevice})
 			}
 		}
 	}
@@ -1232,23 +1277,35 @@ func (e *Engine) SyncParents(ctx context.Context, links []Link) error {
 				continue
 			}
 		}
-		if (p == nil && c.ParentID == 0) || (p != nil && c.ParentID == p.ID) {
+		src := l.Source
+		if src == "" {
+			src = SourceManual
+		}
+		if (p == nil && c.ParentID == 0) || (p != nil && c.ParentID == p.ID && c.ParentSource == src) {
 			continue
 		}
-		todo = append(todo, [2]*objState{c, p})
+		todo = append(todo, change{c, p, src})
 	}
 	e.mu.Unlock()
-	for _, t := range todo {
-		c, p := t[0], t[1]
-		if p == nil {
-			if err := e.ClearParent(ctx, c.Key()); err != nil {
-				return err
+	// A change may look like a cycle until a later one in the list (the
+	// old direction of the same link) is applied: retry those once.
+	for pass := 0; pass < 2 && len(todo) > 0; pass++ {
+		var again []change
+		for _, t := range todo {
+			if t.p == nil {
+				if err := e.ClearParent(ctx, t.c.Key()); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			if err := e.setParent(ctx, infoOf(&t.c.Object), infoOf(&t.p.Object), t.source); err != nil {
+				if pass == 1 {
+					e.cfg.Logger.Warn("availability: dependency ignored", "device", t.c.Name(), "parent", t.p.Name(), "source", t.source, "err", err)
+				}
+				again = append(again, t)
+			}
 		}
-		if err := e.SetParent(ctx, infoOf(&c.Object), infoOf(&p.Object)); err != nil {
-			e.cfg.Logger.Warn("availability: dependency from inventory ignored", "device", c.Name(), "parent", p.Name(), "err", err)
-		}
+		todo = again
 	}
 	return nil
 }
@@ -1265,7 +1322,7 @@ func (e *Engine) ClearParent(ctx context.Context, k ObjectKey) error {
 	if c == nil || c.ParentID == 0 {
 		return nil
 	}
-	if _, err := e.db.ExecContext(ctx, `UPDATE av_objects SET parent_id=0 WHERE id=?`, c.ID); err != nil {
+	if _, err := e.db.ExecContext(ctx, `UPDATE av_objects SET parent_id=0, parent_source='' WHERE id=?`, c.ID); err != nil {
 		return fmt.Errorf("availability: clear parent of %s: %w", c.Name(), err)
 	}
 	kids := e.children[c.ParentID]
@@ -1275,6 +1332,6 @@ func (e *Engine) ClearParent(ctx context.Context, k ObjectKey) error {
 			break
 		}
 	}
-	c.ParentID = 0
+	c.ParentID, c.ParentSource = 0, ""
 	return nil
 }

@@ -67,6 +67,10 @@ type Object struct {
 	// ParentID is the object this one depends on (uplink router, access
 	// switch); 0 if none. A down parent makes this object unreachable.
 	ParentID int64 `json:"parent_id,omitempty"`
+	// ParentSource says where the dependency came from: "manual" (the
+	// inventory: CLI, API), "lldp" (derived from LLDP neighbours) or
+	// "device" (a service depends on its device).
+	ParentSource string `json:"parent_source,omitempty"`
 	// Critical members decide a group's "any critical member down" figure.
 	Critical bool `json:"critical"`
 	// Heartbeat objects (agents) are down when they fall silent; others

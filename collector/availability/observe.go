@@ -8,10 +8,15 @@ import (
 )
 
 // Observe implements ingest.Observer: it turns a stored write batch into
-// signals. Every write of a device about itself (host metrics, the agent's
-// own heartbeat) is a heartbeat at the data's times; snmp_poll, snmp_trap
-// and check points are results about the device they name.
+// signals. The rows a device wrote about itself (ingest.DeviceSeen.Self:
+// named by their host tag — host metrics, the agent's own heartbeat) are
+// its heartbeat, one per second of data time; snmp_poll, snmp_trap and
+// check points are results about the device they name. Other rows about a
+// device (an SNMP poller's snmp_if, snmp_lldp, …) are no signal at all: a
+// switch lives by its poll results, not by its poller's writes.
+// snmp_lldp points are kept for the parents derived from LLDP (lldp.go).
 func (e *Engine) Observe(ctx context.Context, b *ingest.Batch) {
+	e.noteLLDP(b)
 	sigs := BatchSignals(b)
 	if len(sigs) == 0 {
 		return
@@ -27,15 +32,15 @@ func BatchSignals(b *ingest.Batch) []Signal {
 		return nil
 	}
 	base := ObjectInfo{MunicipalityID: b.MunicipalityID, SiteID: b.SiteID, Municipality: b.Municipality, Site: b.Site}
-	// Points about a device that were not written by the device itself.
-	about := map[string]int{}
 	classes := map[string]string{}
 	ids := map[string]int64{}
+	beats := 0
 	for _, d := range b.Devices {
 		classes[d.Device] = d.Class
 		ids[d.Device] = d.DeviceID
+		beats += len(d.Beats)
 	}
-	sigs := make([]Signal, 0, len(b.Signals)+2*len(b.Devices))
+	sigs := make([]Signal, 0, len(b.Signals)+beats)
 	for i := range b.Signals {
 		p := &b.Signals[i]
 		dev, _ := p.Tag("device")
@@ -49,10 +54,7 @@ func BatchSignals(b *ingest.Batch) []Signal {
 		}
 		s := Signal{Object: o, Time: p.Time}
 		switch p.Measurement {
-		case "schulmon_agent":
-			s.Kind, s.OK = SignalHeartbeat, true
 		case "snmp_poll":
-			about[dev]++
 			s.Kind = SignalPoll
 			v, ok := p.Field("reachable")
 			if !ok || v.Kind() != metric.KindBool {
@@ -70,7 +72,6 @@ func BatchSignals(b *ingest.Batch) []Signal {
 				}
 			}
 		case "snmp_trap":
-			about[dev]++
 			// A trap is a sign of life; coldStart and warmStart say the
 			// device has just restarted.
 			s.Kind, s.OK = SignalTrap, true
@@ -79,7 +80,6 @@ func BatchSignals(b *ingest.Batch) []Signal {
 				s.Rebooted = true
 			}
 		case "check":
-			about[dev]++
 			name, _ := p.Tag("check")
 			if name == "" {
 				continue
@@ -105,14 +105,13 @@ func BatchSignals(b *ingest.Batch) []Signal {
 		sigs = append(sigs, s)
 	}
 	for _, d := range b.Devices {
-		if d.Points <= about[d.Device] {
+		if !d.Self {
 			continue // everything it "wrote" was about it, by someone else
 		}
 		o := base
 		o.Device, o.Class, o.DeviceID = d.Device, d.Class, d.DeviceID
-		sigs = append(sigs, Signal{Object: o, Time: d.First, Kind: SignalHeartbeat, OK: true})
-		if d.Last.After(d.First) {
-			sigs = append(sigs, Signal{Object: o, Time: d.Last, Kind: SignalHeartbeat, OK: true})
+		for _, t := range d.Beats {
+			sigs = append(sigs, Signal{Object: o, Time: t, Kind: SignalHeartbeat, OK: true})
 		}
 	}
 	return sigs

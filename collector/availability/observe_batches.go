@@ -13,6 +13,7 @@ import (
 func (e *Engine) ObserveBatches(ctx context.Context, bs []*ingest.Batch) {
 	var sigs []Signal
 	for _, b := range bs {
+		e.noteLLDP(b)
 		sigs = append(sigs, BatchSignals(b)...)
 	}
 	if len(sigs) == 0 {

@@ -15,8 +15,9 @@ func TestBatchSignals(t *testing.T) {
 	}
 	b := &ingest.Batch{MunicipalityID: 1, SiteID: 7, Municipality: "Moers", Site: "GS Am Park",
 		Devices: []ingest.DeviceSeen{
-			{DeviceID: 1, Device: "srv1", Class: "server", First: ts.Add(-time.Minute), Last: ts, Points: 40},
-			{DeviceID: 2, Device: "sw1", Class: "switch", First: ts, Last: ts, Points: 2},
+			{DeviceID: 1, Device: "srv1", Class: "server", First: ts.Add(-time.Minute), Last: ts, Points: 40, Self: true, Beats: []time.Time{ts.Add(-time.Minute), ts}},
+			// sw1's poller also wrote its interface table: 30 rows about it.
+			{DeviceID: 2, Device: "sw1", Class: "switch", First: ts, Last: ts, Points: 32},
 			{DeviceID: 3, Device: "router", Class: "router", First: ts, Last: ts, Points: 1},
 		},
 		Signals: []metric.Point{
@@ -43,17 +44,17 @@ func TestBatchSignals(t *testing.T) {
 		got = append(got, sig{s.Object.Device, s.Object.Check, s.Kind, s.OK, s.Rebooted})
 	}
 	want := []sig{
-		{"srv1", "", SignalHeartbeat, true, false},
+		// schulmon_agent is no signal of its own: it is one of srv1's beats
 		{"sw1", "", SignalPoll, true, true},
 		{"sw1", "", SignalTrap, true, true},
 		{"router", "", SignalPoll, false, false},
 		{"srv1", "http_moodle", SignalCheck, false, false},
 		{"srv1", "disk", SignalCheck, true, false}, // warning: the service works
 		// dns status 3 (unknown) is no evidence
-		{"srv1", "", SignalHeartbeat, true, false}, // First of srv1's writes
-		{"srv1", "", SignalHeartbeat, true, false}, // Last
+		{"srv1", "", SignalHeartbeat, true, false}, // srv1's beats
+		{"srv1", "", SignalHeartbeat, true, false},
 		// sw1 and router only had points written about them by the agent:
-		// no heartbeat
+		// no heartbeat, however many
 	}
 	if len(got) != len(want) {
 		t.Fatalf("signals %+v, want %+v", got, want)
@@ -63,7 +64,10 @@ func TestBatchSignals(t *testing.T) {
 			t.Fatalf("signal %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if !sigs[1].HasUptime || sigs[1].Uptime != 12 {
-		t.Fatalf("uptime not passed: %+v", sigs[1])
+	if !sigs[0].HasUptime || sigs[0].Uptime != 12 {
+		t.Fatalf("uptime not passed: %+v", sigs[0])
+	}
+	if !sigs[5].Time.Equal(ts.Add(-time.Minute)) || !sigs[6].Time.Equal(ts) {
+		t.Fatalf("beats at %v and %v, want the data times", sigs[5].Time, sigs[6].Time)
 	}
 }

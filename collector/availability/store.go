@@ -84,6 +84,16 @@ var schema = []string{
 		reason TEXT NOT NULL DEFAULT '',
 		created_by TEXT NOT NULL DEFAULT '',
 		created_ms INTEGER NOT NULL)`,
+	// LLDP neighbours that devices (switches, routers, access points)
+	// report per port, from which parents are derived (lldp.go).
+	`CREATE TABLE IF NOT EXISTS av_lldp (
+		site_id INTEGER NOT NULL,
+		device TEXT NOT NULL,
+		local_port TEXT NOT NULL,
+		remote TEXT NOT NULL,
+		chassis TEXT NOT NULL DEFAULT '',
+		seen_ms INTEGER NOT NULL,
+		PRIMARY KEY(site_id, device, local_port, remote))`,
 }
 
 // Migrate creates the availability tables in the collector's database. It
@@ -106,6 +116,26 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if hasRetired == 0 {
 		if _, err := db.ExecContext(ctx, `ALTER TABLE av_objects ADD COLUMN retired_ms INTEGER NOT NULL DEFAULT 0`); err != nil {
 			return fmt.Errorf("availability: migrate: %w", err)
+		}
+	}
+	var hasSource int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('av_objects') WHERE name='parent_source'`).Scan(&hasSource); err != nil {
+		return fmt.Errorf("availability: migrate: %w", err)
+	}
+	if hasSource == 0 {
+		// Before this column, every row an SNMP poller wrote about a
+		// device (interfaces, LLDP, endpoints) counted as the device's
+		// own heartbeat, which stuck: such a switch would be judged by a
+		// 10 s heartbeat and be down whenever its poller fell silent.
+		// Devices of these classes run no agent; a host that does regains
+		// the flag with its next write.
+		for _, q := range []string{
+			`ALTER TABLE av_objects ADD COLUMN parent_source TEXT NOT NULL DEFAULT ''`,
+			`UPDATE av_objects SET heartbeat=0 WHERE check_name='' AND class IN ('switch','router','access_point','printer','ups')`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("availability: migrate: %w", err)
+			}
 		}
 	}
 	if hadLog == 0 {

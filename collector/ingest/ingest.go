@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,13 +65,24 @@ func (l *Limits) defaults() {
 	}
 }
 
-// DeviceSeen summarises what one device wrote in a batch: every write
-// counts as a sign of life, at the data's own times.
+// DeviceSeen summarises the rows of one device in a batch.
 type DeviceSeen struct {
 	DeviceID      int64
 	Device, Class string
-	First, Last   time.Time
+	First, Last   time.Time // of all its rows
 	Points        int
+	// Self is set if some rows were written by the device about itself:
+	// named by their host tag (an agent or Telegraf reporting its own
+	// host), or by neither host nor device tag (then they name the site:
+	// a client writing with the site's token about nothing else can only
+	// be reporting itself). Only those rows prove the device alive; rows
+	// naming it by the device tag were written about it by someone else
+	// (an SNMP poller, a check) and say only what their fields say.
+	Self bool
+	// Beats are the data times of the self rows, sorted, at most one per
+	// second (the first row of each), so that every write counts without
+	// a replay of hours costing one signal per point.
+	Beats []time.Time
 }
 
 // Batch is what observers get after a write was stored.
@@ -90,6 +102,7 @@ var SignalMeasurements = map[string]bool{
 	"snmp_trap":           true,
 	"check":               true,
 	"discovered_endpoint": true,
+	"snmp_lldp":           true, // parents of devices (availability)
 }
 
 var clientDeviceKey = []byte("client_device")
@@ -396,9 +409,11 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 		}
 		name := host
 		defClass := "server" // a host agent (schulmon or Telegraf) reporting itself
+		self := true
 		if len(name) == 0 {
 			name = device
 			defClass = "other"
+			self = len(device) == 0
 		}
 		if len(name) == 0 {
 			name = []byte(site.Name)
@@ -416,7 +431,8 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 		}
 		points[i] = store.Point{SiteID: site.ID, DeviceID: lastID, Municipality: site.Municipality, Site: site.Name, Device: string(lastName), Class: lastClass, Row: row}
 		t := time.Unix(0, row.Time)
-		if j, ok := seen[lastID]; ok {
+		j, ok := seen[lastID]
+		if ok {
 			d := &batch.Devices[j]
 			d.Points++
 			if t.Before(d.First) {
@@ -426,8 +442,17 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 				d.Last = t
 			}
 		} else {
-			seen[lastID] = len(batch.Devices)
+			j = len(batch.Devices)
+			seen[lastID] = j
 			batch.Devices = append(batch.Devices, DeviceSeen{DeviceID: lastID, Device: string(lastName), Class: lastClass, First: t, Last: t, Points: 1})
+		}
+		if self {
+			d := &batch.Devices[j]
+			d.Self = true
+			// Rows of one gathering share a time: usually nothing to add.
+			if n := len(d.Beats); n == 0 || d.Beats[n-1].Unix() != t.Unix() {
+				d.Beats = append(d.Beats, t)
+			}
 		}
 		if SignalMeasurements[string(row.Measurement)] {
 			sp := row.Point()
@@ -438,5 +463,26 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 			batch.Signals = append(batch.Signals, sp)
 		}
 	}
+	for i := range batch.Devices {
+		batch.Devices[i].Beats = sortBeats(batch.Devices[i].Beats)
+	}
 	return points, batch, nil
+}
+
+// sortBeats sorts beats and keeps the first of each second. Rows usually
+// arrive in time order, so this is mostly one pass without sorting.
+func sortBeats(b []time.Time) []time.Time {
+	if len(b) < 2 {
+		return b
+	}
+	if !slices.IsSortedFunc(b, time.Time.Compare) {
+		slices.SortStableFunc(b, time.Time.Compare)
+	}
+	out := b[:1]
+	for _, t := range b[1:] {
+		if t.Unix() != out[len(out)-1].Unix() {
+			out = append(out, t)
+		}
+	}
+	return out
 }
