@@ -294,6 +294,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusServiceUnavailable, "unavailable", "cannot register devices right now; retry later", 0)
 		return
 	}
+	points = mergeSameSeries(points) // one point per series and time, as in InfluxDB
 	if err := h.store.Write(r.Context(), points); err != nil {
 		if errors.Is(err, store.ErrRejected) {
 			h.log.Warn("store refused points as invalid", "site", p.WriteSite.Name, "points", len(points), "err", err)

@@ -27,6 +27,7 @@ func (h *Handler) WriteLocal(ctx context.Context, site *tenancy.Site, body []byt
 	if err != nil {
 		return 0, fmt.Errorf("local write for site %s: resolve devices: %w", site.Name, err)
 	}
+	points = mergeSameSeries(points) // as ServeHTTP
 	if err := h.store.Write(ctx, points); err != nil {
 		return 0, fmt.Errorf("local write for site %s: store %d points: %w", site.Name, len(points), err)
 	}
