@@ -1,5 +1,6 @@
 // Package api is the collector's read API (/api/v1/…): sites, devices and
-// series, each scoped to what the request's principal may see.
+// series, each scoped to what the request's principal may see; operators
+// also set devices' parents here.
 package api
 
 import (
@@ -34,6 +35,9 @@ type Handler struct {
 	Store  store.Reader
 	Status StatusFunc
 	Now    func() time.Time
+	// ParentsChanged, if set, applies a changed parent at once (the
+	// availability engine); without it the collector's minutely job does.
+	ParentsChanged func(ctx context.Context) error
 }
 
 // Routes registers the API on mux. Every route expects a principal in the
@@ -42,6 +46,8 @@ func (h *Handler) Routes(mux *http.ServeMux, wrap func(http.Handler) http.Handle
 	mux.Handle("GET /api/v1/sites", wrap(http.HandlerFunc(h.sites)))
 	mux.Handle("GET /api/v1/sites/{site}/devices", wrap(http.HandlerFunc(h.devices)))
 	mux.Handle("GET /api/v1/series", wrap(http.HandlerFunc(h.series)))
+	mux.Handle("PUT /api/v1/sites/{site}/devices/{device}/parent", wrap(http.HandlerFunc(h.setParent)))
+	mux.Handle("DELETE /api/v1/sites/{site}/devices/{device}/parent", wrap(http.HandlerFunc(h.setParent)))
 }
 
 // WriteJSON writes v as JSON with status.

@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -142,15 +144,41 @@ func (d *Directory) queryDevices(ctx context.Context, where string, args ...any)
 	return out, rows.Err()
 }
 
-// SetParent records a device's parent (the uplink or access switch it
-// depends on), from config or LLDP.
+// ErrInvalidParent is returned for a parent that would make a device
+// depend on itself.
+var ErrInvalidParent = errors.New("invalid parent")
+
+// SetParent records the parent an operator set for a device (the uplink
+// router or access switch it depends on); "" clears it. It wins over a
+// parent derived from LLDP. The parent must be a device of the same site,
+// and following parents must not lead back to the device.
 func (d *Directory) SetParent(ctx context.Context, siteID int64, name, parent string) error {
+	if parent == name {
+		return fmt.Errorf("%q cannot be its own parent: %w", name, ErrInvalidParent)
+	}
+	if parent != "" {
+		for p, hops := parent, 0; p != ""; hops++ {
+			if p == name || hops > 64 {
+				return fmt.Errorf("%q cannot depend on %q: %q already depends on %q (directly or through other devices); change that parent first: %w", name, parent, parent, name, ErrInvalidParent)
+			}
+			err := d.db.QueryRowContext(ctx, `SELECT parent FROM devices WHERE site_id=? AND name=?`, siteID, p).Scan(&p)
+			if errors.Is(err, sql.ErrNoRows) && hops == 0 {
+				return fmt.Errorf("parent %q is no device of this site (devices are registered when they first report): %w", parent, ErrNotFound)
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("set parent of %q: %w", name, err)
+			}
+		}
+	}
 	res, err := d.db.ExecContext(ctx, `UPDATE devices SET parent=? WHERE site_id=? AND name=?`, parent, siteID, name)
 	if err != nil {
 		return fmt.Errorf("set parent of %q: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("device %q: %w", name, ErrNotFound)
+		return fmt.Errorf("device %q is no device of this site (devices are registered when they first report): %w", name, ErrNotFound)
 	}
 	return nil
 }

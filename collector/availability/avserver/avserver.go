@@ -79,21 +79,19 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 		_, err := mgr.Deliver(ctx)
 		return err
 	})
+	// Parents: an operator's (devices.parent: CLI, API) or else from LLDP.
 	syncParents := func(ctx context.Context, _ time.Time) error {
 		devs, err := s.Dir.AllDevices(ctx)
 		if err != nil {
 			return err
 		}
-		links := make([]availability.Link, 0, len(devs))
-		for _, d := range devs {
-			links = append(links, availability.Link{SiteID: d.SiteID, Device: d.Name, Parent: d.Parent})
-		}
-		return eng.SyncParents(ctx, links)
+		return eng.SyncDevices(ctx, devs)
 	}
 	if err := syncParents(ctx, time.Now()); err != nil {
 		return nil, err
 	}
 	s.AddJob("availability-parents", time.Minute, syncParents)
+	s.API.ParentsChanged = func(ctx context.Context) error { return syncParents(ctx, time.Now()) }
 	(&availability.HTTP{DB: s.MetaDB, Sites: s.Dir, Engine: eng, TZ: loc}).Routes(s.Mux, s.Authenticate)
 	return &Attached{Engine: eng, Alerts: mgr}, nil
 }

@@ -43,7 +43,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(), newCheckConfigCmd(), newSiteCmd(), newTokenCmd(), newReportCmd(), newInventoryCmd())
 	root.AddCommand(newOutagesCmd(), newMaintenanceCmd(), newAvailabilityCmd())
 	root.AddCommand(newEnrollmentCmd(), newTLSCmd(), newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
-	root.AddCommand(newUserCmd())
+	root.AddCommand(newUserCmd(), newDeviceCmd())
 	return root
 }
 
