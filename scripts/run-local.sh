@@ -47,12 +47,30 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# GET /health through bash's /dev/tcp, so that no curl is needed.
+healthy() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || exit 1
+    printf 'GET /health HTTP/1.0\r\nHost: %s\r\n\r\n' "$ADDR" >&3
+    read -r -t 2 status <&3 || exit 1
+    [[ $status == *" 200 "* ]]
+  ) 2>/dev/null
+}
+
 "${col[@]}" serve --data-dir "$DATA/collector" --listen "$ADDR" 2>>"$DATA/collector.log" &
 pids+=($!)
-for _ in $(seq 1 100); do
-  if curl -fsS "http://$ADDR/health" >/dev/null 2>&1; then break; fi
+ok=
+for _ in $(seq 1 300); do
+  if healthy; then ok=1; break; fi
+  # A collector that exited will never become healthy: say so at once.
+  kill -0 "${pids[0]}" 2>/dev/null || break
   sleep 0.1
 done
+if [ -z "$ok" ]; then
+  echo "schulmon: the collector did not become healthy at http://$ADDR/health; last lines of $DATA/collector.log:" >&2
+  tail -n 20 "$DATA/collector.log" >&2 || true
+  exit 1
+fi
 "$BIN/schulmon-agent" --config "$DATA/agent.yaml" 2>>"$DATA/agent.log" &
 pids+=($!)
 
