@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -141,6 +142,27 @@ func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
 	if len(acc) == 0 {
 		return nil
 	}
+	// Each bucket's row is complete on its own, so the rows can be written
+	// in several short transactions: one long one would keep the point
+	// writer (and every waiting write request) out for seconds.
+	keys := make([]rollKey, 0, len(acc))
+	for k := range acc {
+		keys = append(keys, k)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), rollupTxRows)
+		if err := s.writeRollups(ctx, keys[:n], acc); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// rollupTxRows bounds the rows of one rollup transaction (a few ms).
+var rollupTxRows = 2000
+
+func (s *Store) writeRollups(ctx context.Context, keys []rollKey, acc map[rollKey]*rollVal) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("write rollups: %w", err)
@@ -151,7 +173,8 @@ func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
 		return fmt.Errorf("write rollups: %w", err)
 	}
 	defer st.Close()
-	for k, v := range acc {
+	for _, k := range keys {
+		v := acc[k]
 		if _, err := st.ExecContext(ctx, k.series, k.field, k.bucket, v.count, v.sum, v.min, v.max); err != nil {
 			return fmt.Errorf("write rollups: %w", err)
 		}
@@ -159,13 +182,47 @@ func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
 	return tx.Commit()
 }
 
-// ApplyRetention deletes raw points and rollups older than their retention.
+// ApplyRetention deletes raw points and rollups older than their
+// retention, in chunks of short transactions: a day of points is
+// millions of rows, and one DELETE would hold the write lock for as long
+// as it runs.
 func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, now.Add(-s.opts.RawRetention).UnixNano()); err != nil {
+	cut := now.Add(-s.opts.RawRetention).UnixNano()
+	for {
+		// The time of the row after the next chunk (points are kept in
+		// time order): everything before it goes in one transaction.
+		var t int64
+		err := s.db.QueryRowContext(ctx, `SELECT time FROM points WHERE time < ? ORDER BY time LIMIT 1 OFFSET ?`, cut, retentionChunk).Scan(&t)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("delete raw points past retention: %w", err)
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, t); err != nil {
+			return fmt.Errorf("delete raw points past retention: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, cut); err != nil {
 		return fmt.Errorf("delete raw points past retention: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM rollups WHERE bucket < ?`, now.Add(-s.opts.RollupRetention).UnixNano()); err != nil {
-		return fmt.Errorf("delete rollups past retention: %w", err)
+	rcut := now.Add(-s.opts.RollupRetention).UnixNano()
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM rollups WHERE (series_id, field, bucket) IN (SELECT series_id, field, bucket FROM rollups WHERE bucket < ? LIMIT ?)`, rcut, retentionChunk)
+		if err != nil {
+			return fmt.Errorf("delete rollups past retention: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n < int64(retentionChunk) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
-	return nil
 }
+
+// retentionChunk is how many rows one retention transaction deletes.
+var retentionChunk = 20000

@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -206,5 +208,64 @@ func TestFieldCodecRoundTrip(t *testing.T) {
 		if err := eachField(blob[:cut], func([]byte, metric.Kind, uint64, []byte) bool { return true }); err == nil && cut < len(blob) {
 			t.Errorf("truncated blob (%d of %d bytes) not detected", cut, len(blob))
 		}
+	}
+}
+
+// TestMaintenanceInShortTransactions: retention and rollups work in
+// chunks (so that the point writer is never kept out for long); with tiny
+// chunks the result must be the same as in one go.
+func TestMaintenanceInShortTransactions(t *testing.T) {
+	oldChunk, oldRows := retentionChunk, rollupTxRows
+	retentionChunk, rollupTxRows = 7, 5
+	defer func() { retentionChunk, rollupTxRows = oldChunk, oldRows }()
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Unix(1000*24*3600, 0)
+	var body strings.Builder
+	// 100 old points a minute apart (past the 30-day raw retention), in
+	// two series, and 30 recent ones five minutes apart.
+	for i := int64(0); i < 100; i++ {
+		ts := now.Add(-40*24*time.Hour).Unix() + i*60
+		fmt.Fprintf(&body, "cpu,host=h%d v=%d %d\n", i%2, i, ts)
+	}
+	for i := int64(0); i < 30; i++ {
+		ts := now.Add(-3*time.Hour).Unix() + i*300
+		fmt.Fprintf(&body, "cpu,host=h%d v=%d %d\n", i%2, 1000+i, ts)
+	}
+	// And rollups older than the two-year rollup retention.
+	for i := int64(0); i < 20; i++ {
+		ts := now.Add(-800*24*time.Hour).Unix() + i*600
+		fmt.Fprintf(&body, "cpu,host=h0 v=%d %d\n", i, ts)
+	}
+	if err := s.Write(ctx, rows(t, body.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rollup(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		var n int
+		if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Rollups written in chunks of 5 rows: one per series and 5-minute
+	// bucket, none missing.
+	if n := count(`SELECT COUNT(*) FROM rollups`); n != 40+30+20 {
+		t.Fatalf("%d rollup rows, want 90 (old: 2 series × 20 buckets; recent: 30; ancient: 20)", n)
+	}
+	if err := s.ApplyRetention(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`SELECT COUNT(*) FROM points`); n != 30 {
+		t.Errorf("%d raw points after retention, want the 30 recent ones", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM points WHERE time < ` + itoa(now.Add(-30*24*time.Hour).UnixNano())); n != 0 {
+		t.Errorf("%d raw points past retention left", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM rollups`); n != 70 {
+		t.Errorf("%d rollup rows after retention, want 70 (the ancient 20 gone)", n)
 	}
 }
