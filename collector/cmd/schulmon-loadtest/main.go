@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/schulmon/schulmon/collector/loadgen"
 	"github.com/schulmon/schulmon/collector/server"
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/collector/tenancy"
@@ -216,7 +217,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 			tr = newTransport(1)
 		}
 		a := &agent{id: i, token: tokens[i], host: fmt.Sprintf("srv-%05d", i), client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
-		a.template = agentTemplate(a.host, o.points, i)
+		a.template = loadgen.AgentTemplate(a.host, o.points, i)
 		agents[i] = a
 	}
 
@@ -272,22 +273,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					// boundary (from the schedule, not the clock: a late
 					// round must not reuse the previous round's time).
 					ts := next.Truncate(o.interval)
-					enc = enc[:0]
-					for i := range a.template {
-						p := &a.template[i]
-						p.Time = ts
-						for j := range p.Fields {
-							f := &p.Fields[j]
-							switch {
-							case f.Key == "uptime_s" || f.Key == "sys_uptime_s" || f.Key == "uptime":
-								// Uptimes grow: a decrease would be a reboot.
-								f.Value = metric.Float(1e6 + ts.Sub(start).Seconds())
-							case f.Value.Kind() == metric.KindFloat:
-								f.Value = metric.Float(float64(rng.IntN(10000)) / 100)
-							}
-						}
-						enc = metric.AppendLine(enc, p)
-					}
+					enc = loadgen.AppendRound(enc[:0], a.template, ts, start, rng)
 					zbuf.Reset()
 					zw.Reset(&zbuf)
 					zw.Write(enc)
@@ -469,56 +455,6 @@ func post(ctx context.Context, c *http.Client, url, token string, body []byte) (
 // agentTemplate is one school server's batch: Telegraf-style host metrics,
 // the agent heartbeat and SNMP polls of the school's switches, access
 // points and printer, n points in all.
-func agentTemplate(host string, n, id int) []metric.Point {
-	var pts []metric.Point
-	hostTags := func(kv ...string) map[string]string {
-		m := map[string]string{"host": host}
-		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
-	f := metric.Float(0)
-	add := func(meas string, tags map[string]string, fields ...string) {
-		fm := map[string]metric.Value{}
-		for _, k := range fields {
-			fm[k] = f
-		}
-		pts = append(pts, metric.NewPoint(meas, tags, fm, time.Time{}))
-	}
-	add("schulmon_agent", hostTags(), "uptime_s")
-	pts[0].AddField("version", metric.String("loadtest"))
-	add("cpu", hostTags("cpu", "cpu-total"), "usage_user", "usage_system", "usage_idle", "usage_iowait")
-	for c := 0; c < 4; c++ {
-		add("cpu", hostTags("cpu", "cpu"+strconv.Itoa(c)), "usage_user", "usage_system", "usage_idle", "usage_iowait")
-	}
-	add("mem", hostTags(), "used_percent", "available", "used", "total")
-	add("swap", hostTags(), "used_percent", "used")
-	add("system", hostTags(), "load1", "load5", "load15", "uptime")
-	add("processes", hostTags(), "running", "sleeping", "total")
-	for _, p := range []string{"/", "/var", "/srv"} {
-		add("disk", hostTags("path", p, "fstype", "ext4"), "used_percent", "used", "free")
-	}
-	for _, d := range []string{"sda", "sdb"} {
-		add("diskio", hostTags("name", d), "read_bytes", "write_bytes", "io_time")
-	}
-	for _, i := range []string{"eth0", "eth1"} {
-		add("net", hostTags("interface", i), "bytes_recv", "bytes_sent", "err_in", "drop_in")
-	}
-	for d := 0; len(pts) < n; d++ {
-		class, name := "switch", fmt.Sprintf("sw-%05d-%d", id, d)
-		switch d % 4 {
-		case 1:
-			class, name = "access_point", fmt.Sprintf("ap-%05d-%d", id, d)
-		case 3:
-			class, name = "printer", fmt.Sprintf("prn-%05d-%d", id, d)
-		}
-		add("snmp_poll", map[string]string{"device": name, "class": class, "agent_host": host, "target": fmt.Sprintf("10.%d.%d.%d", id/250%250, id%250, d+10)}, "duration_s", "sys_uptime_s")
-		pts[len(pts)-1].AddField("reachable", metric.Bool(true))
-	}
-	return pts[:n]
-}
-
 // ensureTokens creates one site and agent token per simulated agent, or
 // reads them back from a previous run in the same directory. It uses the
 // collector's tenancy code (what 'schulmon-collector token create' runs),
