@@ -456,11 +456,15 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 			}
 		}
 		if SignalMeasurements[string(row.Measurement)] {
+			// The client's copies of these tags were removed above, so
+			// appending and sorting once replaces SetTag's sort per tag.
 			sp := row.Point()
-			sp.SetTag("municipality", site.Municipality)
-			sp.SetTag("site", site.Name)
-			sp.SetTag("device", string(lastName))
-			sp.SetTag("class", lastClass)
+			sp.Tags = append(sp.Tags,
+				metric.Tag{Key: "municipality", Value: site.Municipality},
+				metric.Tag{Key: "site", Value: site.Name},
+				metric.Tag{Key: "device", Value: string(lastName)},
+				metric.Tag{Key: "class", Value: lastClass})
+			metric.SortTags(sp.Tags)
 			batch.Signals = append(batch.Signals, sp)
 		}
 	}
