@@ -68,10 +68,14 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 	if from >= end {
 		return nil
 	}
-	// One hour at a time keeps transactions and memory bounded.
-	for a := from; a < end; a += int64(time.Hour) {
-		b := min(a+int64(time.Hour), end)
-		if err := s.rollupRange(ctx, a, b); err != nil {
+	// One bucket at a time keeps reads, memory and transactions bounded
+	// (at 10,000 agents a bucket is millions of points), and the
+	// watermark moves with each, so that a run cut short by its deadline
+	// keeps what it did instead of starting over larger next time.
+	for a := from; a < end; {
+		b := a + step
+		n, err := s.rollupRange(ctx, a, b)
+		if err != nil {
 			s.mu.Lock()
 			if s.dirtyFrom == 0 || a < s.dirtyFrom {
 				s.dirtyFrom = a
@@ -79,8 +83,29 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 			s.mu.Unlock()
 			return err
 		}
+		if n == 0 {
+			// A gap (the collector was down): go on at the next point.
+			var next sql.NullInt64
+			if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points WHERE time >= ? AND time < ?`, b, end).Scan(&next); err != nil {
+				return fmt.Errorf("find next point to roll up: %w", err)
+			}
+			if !next.Valid {
+				break
+			}
+			a = next.Int64 - next.Int64%step
+			continue
+		}
+		if b > s.wm.Load() {
+			if err := s.setWatermark(ctx, b); err != nil {
+				return err
+			}
+		}
+		a = b
 	}
-	return s.setWatermark(ctx, max(end, wm))
+	if end > s.wm.Load() {
+		return s.setWatermark(ctx, end)
+	}
+	return nil
 }
 
 func (s *Store) setWatermark(ctx context.Context, v int64) error {
@@ -102,19 +127,23 @@ type rollVal struct {
 	sum, min, max float64
 }
 
-func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
+// rollupRange recomputes the rollups of [from, to) and returns how many
+// raw points it read.
+func (s *Store) rollupRange(ctx context.Context, from, to int64) (int, error) {
 	step := rollupStep.Nanoseconds()
 	rows, err := s.db.QueryContext(ctx, `SELECT time, series_id, fields FROM points WHERE time >= ? AND time < ?`, from, to)
 	if err != nil {
-		return fmt.Errorf("read points for rollup: %w", err)
+		return 0, fmt.Errorf("read points for rollup: %w", err)
 	}
 	acc := map[rollKey]*rollVal{}
+	n := 0
 	for rows.Next() {
+		n++
 		var t, id int64
 		var blob []byte
 		if err := rows.Scan(&t, &id, &blob); err != nil {
 			rows.Close()
-			return fmt.Errorf("read points for rollup: %w", err)
+			return 0, fmt.Errorf("read points for rollup: %w", err)
 		}
 		b := t - t%step
 		_ = eachField(blob, func(key []byte, kind metric.Kind, num uint64, _ []byte) bool {
@@ -137,10 +166,10 @@ func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read points for rollup: %w", err)
+		return 0, fmt.Errorf("read points for rollup: %w", err)
 	}
 	if len(acc) == 0 {
-		return nil
+		return n, nil
 	}
 	// Each bucket's row is complete on its own, so the rows can be written
 	// in several short transactions: one long one would keep the point
@@ -150,13 +179,13 @@ func (s *Store) rollupRange(ctx context.Context, from, to int64) error {
 		keys = append(keys, k)
 	}
 	for len(keys) > 0 {
-		n := min(len(keys), rollupTxRows)
-		if err := s.writeRollups(ctx, keys[:n], acc); err != nil {
-			return err
+		k := min(len(keys), rollupTxRows)
+		if err := s.writeRollups(ctx, keys[:k], acc); err != nil {
+			return 0, err
 		}
-		keys = keys[n:]
+		keys = keys[k:]
 	}
-	return nil
+	return n, nil
 }
 
 // rollupTxRows bounds the rows of one rollup transaction (a few ms).
