@@ -364,15 +364,27 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	}
 }
 
+// deviceRegistrar is implemented by a Directory that can register the new
+// devices of a write at once.
+type deviceRegistrar interface {
+	RegisterDevices(ctx context.Context, siteID int64, refs []tenancy.DeviceRef) error
+}
+
+// rowDevice is the device a row is about, as found in its tags.
+type rowDevice struct {
+	name     []byte
+	defClass string
+	self     bool // the device reports about itself (host tag or no device tag)
+}
+
 // stamp resolves the device of every row, removes client-sent trusted tags
 // and builds the store points and the observers' batch.
 func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.Row) ([]store.Point, *Batch, error) {
 	points := make([]store.Point, len(rows))
 	batch := &Batch{MunicipalityID: site.MunicipalityID, SiteID: site.ID, Municipality: site.Municipality, Site: site.Name}
 	seen := map[int64]int{} // device id → index in batch.Devices
-	var lastName []byte
-	var lastID int64
-	var lastClass string
+	devs := make([]rowDevice, len(rows))
+	var refs []tenancy.DeviceRef
 	for i := range rows {
 		row := &rows[i]
 		// The device a point is about: its host tag (Telegraf's and the
@@ -422,6 +434,24 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 		if len(class) > 0 {
 			defClass = string(class)
 		}
+		devs[i] = rowDevice{name: name, defClass: defClass, self: self}
+		if i == 0 || string(name) != string(devs[i-1].name) {
+			refs = append(refs, tenancy.DeviceRef{Name: string(name), Class: defClass})
+		}
+	}
+	// New devices of this write are registered together, in one group
+	// commit, instead of one after the other below.
+	if r, ok := h.dir.(deviceRegistrar); ok {
+		if err := r.RegisterDevices(ctx, site.ID, refs); err != nil {
+			return nil, nil, err
+		}
+	}
+	var lastName []byte
+	var lastID int64
+	var lastClass string
+	for i := range rows {
+		row := &rows[i]
+		name, defClass, self := devs[i].name, devs[i].defClass, devs[i].self
 		// Rows of one device usually come together: skip the map lookup.
 		if lastName == nil || string(name) != string(lastName) {
 			id, cls, err := h.dir.ResolveDevice(ctx, site.ID, string(name), defClass)

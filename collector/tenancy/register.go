@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,9 +16,10 @@ import (
 // leader and commits everything queued meanwhile, batch after batch; the
 // others wait for their result. No goroutine outlives a call.
 type registrar struct {
-	mu    sync.Mutex
-	queue []*regReq
-	busy  bool
+	mu      sync.Mutex
+	queue   []*regReq
+	busy    bool
+	commits atomic.Int64 // transactions so far, for tests
 }
 
 type regReq struct {
@@ -33,9 +35,18 @@ type regReq struct {
 // inserting it if it is new.
 func (d *Directory) register(ctx context.Context, key deviceKey, class string) (int64, string, error) {
 	r := &regReq{key: key, class: class, done: make(chan struct{})}
+	if err := d.registerAll(ctx, []*regReq{r}); err != nil {
+		return 0, "", err
+	}
+	return r.id, r.cls, nil
+}
+
+// registerAll queues reqs for the next group commit (leading it if no
+// one else is) and waits until all of them are done.
+func (d *Directory) registerAll(ctx context.Context, reqs []*regReq) error {
 	g := &d.reg
 	g.mu.Lock()
-	g.queue = append(g.queue, r)
+	g.queue = append(g.queue, reqs...)
 	if !g.busy {
 		g.busy = true
 		for len(g.queue) > 0 {
@@ -48,16 +59,58 @@ func (d *Directory) register(ctx context.Context, key deviceKey, class string) (
 		g.busy = false
 	}
 	g.mu.Unlock()
-	select {
-	case <-r.done:
-		return r.id, r.cls, r.err
-	case <-ctx.Done():
-		// The registration still completes for the next write.
-		return 0, "", ctx.Err()
+	for _, r := range reqs {
+		select {
+		case <-r.done:
+			if r.err != nil {
+				return r.err
+			}
+		case <-ctx.Done():
+			// The registration still completes for the next write.
+			return ctx.Err()
+		}
 	}
+	return nil
+}
+
+// DeviceRef names a device a write is about, with the class to give it
+// if it is new.
+type DeviceRef struct {
+	Name, Class string
+}
+
+// RegisterDevices makes sure the devices of refs are known, registering
+// the new ones in one group commit: an agent's first write names its
+// host and some thirty SNMP devices, and registering them one after the
+// other cost thirty commits in a row.
+func (d *Directory) RegisterDevices(ctx context.Context, siteID int64, refs []DeviceRef) error {
+	var reqs []*regReq
+	var queued map[string]bool // made for the first new device only
+	d.mu.Lock()
+	for _, r := range refs {
+		k := deviceKey{siteID, r.Name}
+		if _, ok := d.devices[k]; ok || queued[r.Name] {
+			continue
+		}
+		if queued == nil {
+			queued = map[string]bool{}
+		}
+		queued[r.Name] = true
+		class := r.Class
+		if !ValidClass(class) {
+			class = "other"
+		}
+		reqs = append(reqs, &regReq{key: k, class: class, done: make(chan struct{})})
+	}
+	d.mu.Unlock()
+	if len(reqs) == 0 {
+		return nil
+	}
+	return d.registerAll(ctx, reqs)
 }
 
 func (d *Directory) registerBatch(batch []*regReq) {
+	d.reg.commits.Add(1)
 	err := d.registerTx(batch)
 	for _, r := range batch {
 		if err != nil {

@@ -72,3 +72,51 @@ func TestConcurrentFirstSightRegistersEachDeviceOnce(t *testing.T) {
 		t.Fatalf("known device's class changed to %q", c)
 	}
 }
+
+// TestRegisterDevicesInOneCommit: the thirty-odd new devices of an agent's
+// first write are registered in one transaction; known ones cost none.
+func TestRegisterDevicesInOneCommit(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []DeviceRef{{Name: "srv-1", Class: "server"}}
+	for i := 0; i < 30; i++ {
+		refs = append(refs, DeviceRef{Name: fmt.Sprintf("sw-%d", i), Class: "switch"})
+	}
+	refs = append(refs, DeviceRef{Name: "sw-3", Class: "switch"}, DeviceRef{Name: "odd", Class: "toaster"})
+	if err := d.RegisterDevices(ctx, site.ID, refs); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.reg.commits.Load(); n != 1 {
+		t.Fatalf("%d transactions for one write's new devices, want 1", n)
+	}
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM devices WHERE site_id=?`, site.ID).Scan(&n)
+	if n != 32 {
+		t.Fatalf("%d devices stored, want 32", n)
+	}
+	if _, c, _ := d.ResolveDevice(ctx, site.ID, "odd", "switch"); c != "other" {
+		t.Fatalf("invalid class stored as %q, want other", c)
+	}
+	if _, c, _ := d.ResolveDevice(ctx, site.ID, "sw-7", "printer"); c != "switch" {
+		t.Fatalf("sw-7 class %q", c)
+	}
+	// All known now: no transaction.
+	if err := d.RegisterDevices(ctx, site.ID, refs); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.reg.commits.Load(); n != 1 {
+		t.Fatalf("%d transactions after registering known devices, want still 1", n)
+	}
+}
