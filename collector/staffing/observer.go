@@ -78,15 +78,30 @@ func (s *Store) ObserveBatches(ctx context.Context, bs []*ingest.Batch) {
 		e, i := s.fromPoints(b.SiteID, b.Signals)
 		eps, ids = append(eps, e...), append(ids, i...)
 	}
-	if err := s.RecordEndpoints(ctx, eps); err != nil {
-		s.forget(eps, nil)
-		s.obs.log.Warn("staffing: record discovered endpoints; retried with the next poll", "endpoints", len(eps), "err", err)
+	// In short transactions: after a collector start, a district's first
+	// round brings hundreds of thousands of rows, and one transaction for
+	// them would keep device registration and the availability engine out
+	// of the database for seconds.
+	for len(eps) > 0 {
+		n := min(len(eps), observeTxRows)
+		if err := s.RecordEndpoints(ctx, eps[:n]); err != nil {
+			s.forget(eps[:n], nil)
+			s.obs.log.Warn("staffing: record discovered endpoints; retried with the next poll", "endpoints", n, "err", err)
+		}
+		eps = eps[n:]
 	}
-	if err := s.RecordIdentities(ctx, ids); err != nil {
-		s.forget(nil, ids)
-		s.obs.log.Warn("staffing: record device identities; retried with the next poll", "identities", len(ids), "err", err)
+	for len(ids) > 0 {
+		n := min(len(ids), observeTxRows)
+		if err := s.RecordIdentities(ctx, ids[:n]); err != nil {
+			s.forget(nil, ids[:n])
+			s.obs.log.Warn("staffing: record device identities; retried with the next poll", "identities", n, "err", err)
+		}
+		ids = ids[n:]
 	}
 }
+
+// observeTxRows bounds the rows of one inventory transaction.
+const observeTxRows = 1000
 
 var _ ingest.BatchObserver = (*Store)(nil)
 
