@@ -1,0 +1,138 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/schulmon/schulmon/collector/sqlitedb"
+)
+
+// TestAuthCacheFollowsOtherProcesses authenticates from the cache, then
+// changes tokens and sites through a second connection pool on the same
+// file, as the CLI (another process) does: each change must show in the
+// very next authentication.
+func TestAuthCacheFollowsOtherProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	db, err := sqlitedb.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := d.CreateToken(ctx, RoleAgent, &site, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sqlitedb.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cli, err := New(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 0; i < 3; i++ { // the first from the database, then cached
+		p, err := d.Authenticate(ctx, secret)
+		if err != nil {
+			t.Fatalf("authenticate #%d: %v", i, err)
+		}
+		if p.WriteSite == nil || p.WriteSite.Name != "gs-1" || p.TokenID != tok.ID {
+			t.Fatalf("principal #%d: %+v", i, p)
+		}
+		// A caller changing its copy must not change the cached one.
+		p.WriteSite.Name, p.SiteIDs[0] = "changed", 999
+	}
+	if n := len(d.auth.byHash); n != 1 {
+		t.Fatalf("%d cached principals, want 1", n)
+	}
+
+	// A site renamed elsewhere: the principal carries the new name.
+	if _, err := other.ExecContext(ctx, `UPDATE sites SET name='gs-1-neu' WHERE id=?`, site.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Authenticate(ctx, secret)
+	if err != nil || p.WriteSite.Name != "gs-1-neu" {
+		t.Fatalf("after rename: %+v, %v", p, err)
+	}
+
+	// Revoked by the CLI: refused at once.
+	if err := cli.RevokeToken(ctx, tok.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("after revoke: %v, want ErrUnauthenticated", err)
+	}
+	if _, err := d.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("after revoke, again: %v, want ErrUnauthenticated", err)
+	}
+	// Unknown tokens are never cached as valid.
+	if _, err := d.Authenticate(ctx, "sm_unknown"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+// BenchmarkAuthenticateCached is the per-write cost of authentication.
+func BenchmarkAuthenticateCached(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	site, _ := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	secret, _, err := d.CreateToken(ctx, RoleAgent, &site, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.Authenticate(ctx, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAuthenticateUncached is what every write cost before the cache.
+func BenchmarkAuthenticateUncached(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	site, _ := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	secret, _, err := d.CreateToken(ctx, RoleAgent, &site, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.authenticate(ctx, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
