@@ -17,7 +17,7 @@ type BatchObserver interface {
 }
 
 // maxMerge bounds how many batches one ObserveBatches call gets.
-const maxMerge = 128
+const maxMerge = 512
 
 // AddAsyncObserver registers a BatchObserver whose batches are handed
 // over without waiting until they were observed (a full queue still makes

@@ -22,17 +22,21 @@ func (s *Store) maintain() {
 		case <-s.done:
 			return
 		case now := <-roll.C:
+			// Each its own deadline: a rollup that runs long (it keeps its
+			// progress) must not starve retention.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 			if err := s.Rollup(ctx, now); err != nil {
-				s.log.Error("rollup failed", "err", err)
-			}
-			if now.Sub(lastRetention) >= time.Hour {
-				if err := s.ApplyRetention(ctx, now); err != nil {
-					s.log.Error("retention failed", "err", err)
-				}
-				lastRetention = now
+				s.log.Error("rollup failed; continued next minute", "err", err)
 			}
 			cancel()
+			if now.Sub(lastRetention) >= time.Hour {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				if err := s.ApplyRetention(ctx, now); err != nil {
+					s.log.Error("retention failed; retried next hour", "err", err)
+				}
+				cancel()
+				lastRetention = now
+			}
 		}
 	}
 }
