@@ -324,3 +324,39 @@ func TestWebhookConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsOfOneCallStoredTogether: the events of one engine call (one
+// merged write) are stored in one go; a recovery in the same call as its
+// outage's start still resolves it.
+func TestEventsOfOneCallStoredTogether(t *testing.T) {
+	x := newEnv(t)
+	a := availability.Object{ID: 1, Device: "srv1"}
+	b := availability.Object{ID: 2, Device: "srv2"}
+	start := t0.Add(time.Minute).UnixMilli()
+	x.mgr.HandleEvents(context.Background(), []availability.Event{
+		{Kind: availability.EventDown, Object: a, Span: availability.Span{ID: 7, Start: start}},
+		{Kind: availability.EventDown, Object: b, Span: availability.Span{ID: 8, Start: start}},
+		{Kind: availability.EventRecovered, Object: a, Span: availability.Span{ID: 7, Start: start, End: start + 60000}},
+		// Resolving what was never alerted stores nothing.
+		{Kind: availability.EventRecovered, Object: b, Span: availability.Span{ID: 9, Start: start, End: start + 60000}},
+	})
+	rows, err := x.db.Query(`SELECT key FROM al_alerts ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	if !equal(keys, []string{"down:7", "down:8", "recovered:7"}) {
+		t.Fatalf("stored alerts %v", keys)
+	}
+	var n int
+	x.db.QueryRow(`SELECT COUNT(*) FROM al_deliveries`).Scan(&n)
+	if n != 3 {
+		t.Fatalf("%d deliveries queued, want 3", n)
+	}
+}

@@ -144,36 +144,56 @@ func (m *Manager) AddNotifier(n Notifier) error {
 // enqueue stores an alert once; it reports false if the key was seen
 // before (a duplicate).
 func (m *Manager) enqueue(ctx context.Context, a Alert) (bool, error) {
-	payload, err := json.Marshal(a)
-	if err != nil {
-		return false, fmt.Errorf("alerting: encode %s: %w", a.Key, err)
+	n, err := m.enqueueAll(ctx, []Alert{a})
+	return n == 1, err
+}
+
+// enqueueAll stores alerts (each once) with their deliveries in one
+// transaction and returns how many were new. The availability engine hands
+// over the events of one merged write at a time; a transaction per alert
+// made the engine wait for one commit per event, and after a school's
+// uplink failure there are dozens.
+func (m *Manager) enqueueAll(ctx context.Context, alerts []Alert) (int, error) {
+	if len(alerts) == 0 {
+		return 0, nil
 	}
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("alerting: store %s: %w", a.Key, err)
+		return 0, fmt.Errorf("alerting: store %d alerts: %w", len(alerts), err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO al_alerts(key, object_id, kind, payload, created_ms) VALUES(?,?,?,?,?) ON CONFLICT(key) DO NOTHING`,
-		a.Key, a.ObjectID, a.Kind, string(payload), m.cfg.Now().UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("alerting: store %s: %w", a.Key, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
-	}
-	for _, name := range m.names {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO al_deliveries(key, notifier, next_ms) VALUES(?,?,?)`, a.Key, name, m.cfg.Now().UnixMilli()); err != nil {
-			return false, fmt.Errorf("alerting: queue %s: %w", a.Key, err)
+	now := m.cfg.Now().UnixMilli()
+	added := 0
+	for _, a := range alerts {
+		payload, err := json.Marshal(a)
+		if err != nil {
+			return 0, fmt.Errorf("alerting: encode %s: %w", a.Key, err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO al_alerts(key, object_id, kind, payload, created_ms) VALUES(?,?,?,?,?) ON CONFLICT(key) DO NOTHING`,
+			a.Key, a.ObjectID, a.Kind, string(payload), now)
+		if err != nil {
+			return 0, fmt.Errorf("alerting: store %s: %w", a.Key, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // a duplicate
+		}
+		added++
+		for _, name := range m.names {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO al_deliveries(key, notifier, next_ms) VALUES(?,?,?)`, a.Key, name, now); err != nil {
+				return 0, fmt.Errorf("alerting: queue %s: %w", a.Key, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("alerting: store %s: %w", a.Key, err)
+		return 0, fmt.Errorf("alerting: store %d alerts: %w", len(alerts), err)
 	}
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	if added > 0 {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
 	}
-	return true, nil
+	return added, nil
 }
 
 func (m *Manager) sent(ctx context.Context, key string) bool {
@@ -187,15 +207,24 @@ func objectAlert(o availability.Object) Alert {
 }
 
 // HandleEvents implements availability.EventHandler.
+// The alerts of all events are stored in one transaction.
 func (m *Manager) HandleEvents(ctx context.Context, events []availability.Event) {
+	var alerts []Alert
+	keys := map[string]bool{} // alerts of this call, for a recovery in the same call
 	for _, ev := range events {
-		if err := m.handle(ctx, ev); err != nil {
-			m.cfg.Logger.Error("alerting: event", "object", ev.Object.Name(), "kind", ev.Kind, "err", err)
+		if a, ok := m.alertFor(ctx, ev, keys); ok {
+			alerts = append(alerts, a)
+			keys[a.Key] = true
 		}
+	}
+	if _, err := m.enqueueAll(ctx, alerts); err != nil {
+		m.cfg.Logger.Error("alerting: store alerts of availability events", "alerts", len(alerts), "err", err)
 	}
 }
 
-func (m *Manager) handle(ctx context.Context, ev availability.Event) error {
+// alertFor returns the alert an event raises, if any; pending holds the
+// keys of alerts about to be stored with it.
+func (m *Manager) alertFor(ctx context.Context, ev availability.Event, pending map[string]bool) (Alert, bool) {
 	downKey := fmt.Sprintf("down:%d", ev.Span.ID)
 	a := objectAlert(ev.Object)
 	a.Cause, a.Start, a.At = string(ev.Span.Cause), time.UnixMilli(ev.Span.Start).UTC(), ev.At
@@ -209,7 +238,7 @@ func (m *Manager) handle(ctx context.Context, ev availability.Event) error {
 	case availability.EventDown:
 		if ev.Maintenance || ev.Unreachable {
 			m.cfg.Logger.Debug("alerting: down not alerted", "object", ev.Object.Name(), "maintenance", ev.Maintenance, "unreachable", ev.Unreachable)
-			return nil
+			return Alert{}, false
 		}
 		a.Key, a.Kind, a.Status = downKey, KindDeviceDown, StatusFiring
 		a.Severity = "warning"
@@ -221,8 +250,8 @@ func (m *Manager) handle(ctx context.Context, ev availability.Event) error {
 			a.Summary += fmt.Sprintf("; %d dependent objects unreachable", n)
 		}
 	case availability.EventRecovered, availability.EventRevoked:
-		if !m.sent(ctx, downKey) {
-			return nil // nothing was alerted, so nothing to resolve
+		if !pending[downKey] && !m.sent(ctx, downKey) {
+			return Alert{}, false // nothing was alerted, so nothing to resolve
 		}
 		a.Status, a.Severity = StatusResolved, "info"
 		if ev.Kind == availability.EventRecovered {
@@ -233,10 +262,9 @@ func (m *Manager) handle(ctx context.Context, ev availability.Event) error {
 			a.Summary = fmt.Sprintf("%s was up after all: data replayed by its agent covers the suspected outage", ev.Object.Name())
 		}
 	default:
-		return nil
+		return Alert{}, false
 	}
-	_, err := m.enqueue(ctx, a)
-	return err
+	return a, true
 }
 
 // rate is the burn rate over the last window: the share of service time
