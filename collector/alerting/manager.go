@@ -154,7 +154,13 @@ func (m *Manager) enqueue(ctx context.Context, a Alert) (bool, error) {
 // made the engine wait for one commit per event, and after a school's
 // uplink failure there are dozens.
 func (m *Manager) enqueueAll(ctx context.Context, alerts []Alert) (int, error) {
-	if len(alerts) == 0 {
+	return m.enqueueWith(ctx, alerts, nil)
+}
+
+// enqueueWith is enqueueAll with more statements (extra) in the same
+// transaction.
+func (m *Manager) enqueueWith(ctx context.Context, alerts []Alert, extra func(*sql.Tx) error) (int, error) {
+	if len(alerts) == 0 && extra == nil {
 		return 0, nil
 	}
 	tx, err := m.db.BeginTx(ctx, nil)
@@ -162,6 +168,11 @@ func (m *Manager) enqueueAll(ctx context.Context, alerts []Alert) (int, error) {
 		return 0, fmt.Errorf("alerting: store %d alerts: %w", len(alerts), err)
 	}
 	defer tx.Rollback()
+	if extra != nil {
+		if err := extra(tx); err != nil {
+			return 0, err
+		}
+	}
 	now := m.cfg.Now().UnixMilli()
 	added := 0
 	for _, a := range alerts {
@@ -321,6 +332,15 @@ func (m *Manager) Evaluate(ctx context.Context, now time.Time) error {
 	for id := range firing {
 		also[id] = true
 	}
+	// All changes of a tick in one transaction: when a district's uplink
+	// fails, hundreds of objects start burning at once.
+	type burnChange struct {
+		id   int64
+		rule string
+		on   bool
+	}
+	var changes []burnChange
+	var alerts []Alert
 	for _, in := range m.source.BurnInputs(ctx, now, longest, also) {
 		for _, r := range m.cfg.BurnRules {
 			long, short := rate(in, r.Long), rate(in, r.Short)
@@ -334,27 +354,37 @@ func (m *Manager) Evaluate(ctx context.Context, now time.Time) error {
 			a.BurnRate = &BurnRate{Rule: r.Name, Factor: r.Factor, LongWindow: r.Long.String(), ShortWindow: r.Short.String(),
 				LongRate: round3(long), ShortRate: round3(short), TargetPercent: in.Target.Percent(), BudgetPeriod: "30d"}
 			if on {
-				if _, err := m.db.ExecContext(ctx, `INSERT INTO al_burn(object_id, rule, since_ms) VALUES(?,?,?)`, in.Object.ID, r.Name, now.UnixMilli()); err != nil {
-					return fmt.Errorf("alerting: store burn state: %w", err)
-				}
 				a.Key = fmt.Sprintf("burn:%d:%s:%d", in.Object.ID, r.Name, now.UnixMilli())
 				a.Kind, a.Status, a.Severity, a.Start = KindBurnRate, StatusFiring, r.Severity, now
 				a.Summary = fmt.Sprintf("%s burns its error budget %.1f× too fast (%s: %.1f×, %s: %.1f×; target %s %%)",
 					in.Object.Name(), r.Factor, r.Long, long, r.Short, short, in.Target.Percent())
 			} else {
-				if _, err := m.db.ExecContext(ctx, `DELETE FROM al_burn WHERE object_id=? AND rule=?`, in.Object.ID, r.Name); err != nil {
-					return fmt.Errorf("alerting: store burn state: %w", err)
-				}
 				a.Key = fmt.Sprintf("burn-resolved:%d:%s:%d", in.Object.ID, r.Name, since)
 				a.Kind, a.Status, a.Severity, a.Start = KindBurnRateResolved, StatusResolved, "info", time.UnixMilli(since).UTC()
 				a.Summary = fmt.Sprintf("%s: error budget burn rate back below %.1f×", in.Object.Name(), r.Factor)
 			}
-			if _, err := m.enqueue(ctx, a); err != nil {
-				return err
-			}
+			changes = append(changes, burnChange{in.Object.ID, r.Name, on})
+			alerts = append(alerts, a)
 		}
 	}
-	return nil
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err = m.enqueueWith(ctx, alerts, func(tx *sql.Tx) error {
+		for _, c := range changes {
+			var err error
+			if c.on {
+				_, err = tx.ExecContext(ctx, `INSERT INTO al_burn(object_id, rule, since_ms) VALUES(?,?,?)`, c.id, c.rule, now.UnixMilli())
+			} else {
+				_, err = tx.ExecContext(ctx, `DELETE FROM al_burn WHERE object_id=? AND rule=?`, c.id, c.rule)
+			}
+			if err != nil {
+				return fmt.Errorf("alerting: store burn state: %w", err)
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
