@@ -194,6 +194,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	return s, nil
 }
 
+// AddCloser registers fn to run at shutdown, after the last request and
+// the final job runs, before the databases close (later-added first).
+func (s *Server) AddCloser(fn func() error) { s.closers = append(s.closers, fn) }
+
 // AddJob runs fn every interval while the server runs.
 func (s *Server) AddJob(name string, interval time.Duration, fn func(ctx context.Context, now time.Time) error) {
 	s.jobs = append(s.jobs, job{name, interval, fn})

@@ -68,6 +68,13 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 	ref.m = mgr
 
 	s.Ingest.AddObserver(eng)
+	// Record the stop, so that the time until the next start is a known
+	// monitoring gap from that moment rather than from the last checkpoint.
+	s.AddCloser(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return eng.Close(ctx)
+	})
 	s.AddJob("availability-tick", set.Tick, func(ctx context.Context, now time.Time) error {
 		if err := eng.Tick(ctx, now); err != nil {
 			return err

@@ -107,6 +107,11 @@ read API (/api/v1), the web UI (/), /metrics, /ping and /health.`,
 			}
 			if listen != "" {
 				cfg.Listen = listen
+				// The file's address was checked when it was loaded; refuse
+				// an unsafe override before anything starts or is logged.
+				if err := cfg.CheckPlainHTTP(listen); err != nil {
+					return err
+				}
 			}
 			log := newLogger(cfg)
 			if pprofListen != "" {
