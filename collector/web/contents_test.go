@@ -109,7 +109,7 @@ func TestBrowserPageContents(t *testing.T) {
 
 	// Fleet: counts per state, open outages, availability and error budget.
 	sum := text(t, ctx, "#fleet-summary")
-	if !strings.Contains(sum, "10 Geräte: 8 erreichbar, 1 ausgefallen, 1 unbekannt") || !strings.Contains(strings.ToLower(sum), "2 offene ausfälle") {
+	if !strings.Contains(sum, "2 von 2 Standorten angezeigt · 10 Geräte: 8 erreichbar, 1 ausgefallen, 1 unbekannt") || !strings.Contains(sum, "2 offene Ausfälle") {
 		t.Errorf("fleet summary: %q", sum)
 	}
 	nord := rowCells(t, ctx, `tr.site-row[data-site="gs-nord"]`)
@@ -141,8 +141,15 @@ func TestBrowserPageContents(t *testing.T) {
 		}
 	}
 	out := rows(t, ctx, "#outages + table tbody tr")
-	if len(out) != 2 || !hasRow(out, "nas-gs-nord|ausgefallen|heartbeat_lost|") || !hasRow(out, "srv-gs-nord/moodle-http|ausgefallen|check_failed|") {
+	if len(out) != 2 || !hasRow(out, "nas-gs-nord|ausgefallen|kein Lebenszeichen des Agenten|") || !hasRow(out, "srv-gs-nord/moodle-http|ausgefallen|Prüfung fehlgeschlagen|") {
 		t.Errorf("site outages: %q", out)
+	}
+	// The cause's code stays at hand in the cell's title.
+	if got := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#outages + table tbody td[title]")).map(c => c.title).sort()`); strings.Join(got, ",") != "check_failed,heartbeat_lost" {
+		t.Errorf("cause codes in titles: %q", got)
+	}
+	if h := text(t, ctx, "#outages") + " / " + text(t, ctx, "#events"); h != "Ausfälle (30 Tage) / Trap-Ereignisse (7 Tage)" {
+		t.Errorf("site page headings: %q", h)
 	}
 	for _, r := range out {
 		c := strings.Split(r, "|")
@@ -166,14 +173,19 @@ func TestBrowserPageContents(t *testing.T) {
 	// Device: its checks, only its own outages.
 	navigate(t, ctx, e.URL+"/sites/gs-nord/devices/srv-gs-nord", "#chart[data-drawn]")
 	all := rows(t, ctx, "main table tbody tr")
-	if !hasRow(all, "dns-schule|erreichbar|") || !hasRow(all, "moodle-http|ausgefallen|") {
+	// The passing check was never down: no "since —".
+	if !hasRow(all, "dns-schule|erreichbar|kein Ausfall in 90 Tagen") || !hasRow(all, "moodle-http|ausgefallen|20") {
 		t.Errorf("device checks: %q", all)
 	}
-	if !hasRow(all, "srv-gs-nord/moodle-http|ausgefallen|check_failed|") || hasRow(all, "nas-gs-nord") {
+	// The headings name the days the lists hold.
+	if h := text(t, ctx, "#outages") + " / " + text(t, ctx, "#events"); h != "Ausfälle (90 Tage) / Trap-Ereignisse (30 Tage)" {
+		t.Errorf("device page headings: %q", h)
+	}
+	if !hasRow(all, "srv-gs-nord/moodle-http|ausgefallen|Prüfung fehlgeschlagen|") || hasRow(all, "nas-gs-nord") {
 		t.Errorf("device outages: %q", all)
 	}
 	navigate(t, ctx, e.URL+"/sites/gs-nord/devices/nas-gs-nord", "#chart")
-	if all := rows(t, ctx, "main table tbody tr"); len(all) != 1 || !hasRow(all, "nas-gs-nord|ausgefallen|heartbeat_lost|") {
+	if all := rows(t, ctx, "main table tbody tr"); len(all) != 1 || !hasRow(all, "nas-gs-nord|ausgefallen|kein Lebenszeichen des Agenten|") {
 		t.Errorf("NAS outages: %q", all)
 	}
 	if s := text(t, ctx, "main .summary"); !strings.Contains(s, "Status: ausgefallen") {

@@ -50,8 +50,19 @@ var chartRanges = []chartRange{
 
 type checkRow struct {
 	Name, State string
-	Since       time.Time
+	// Since is when the current state began; for an up check without an
+	// open span, the end of its last listed outage.
+	Since time.Time
+	// Quiet: up, and no outage in the listed days.
+	Quiet bool
 }
+
+// The device page lists outages and trap events of these many days (its
+// headings say so).
+const (
+	deviceOutageDays = 90
+	deviceEventDays  = 30
+)
 
 type deviceData struct {
 	Site    tenancy.Site
@@ -64,6 +75,8 @@ type deviceData struct {
 	Outages []availability.Outage
 	Events  []events.Event
 	Checks  []checkRow
+	// OutageDays and EventDays are the lists' windows.
+	OutageDays, EventDays int
 }
 
 func (u *UI) device(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +92,8 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request) {
 		u.notFound(w, r)
 		return
 	}
-	d := &deviceData{Site: s, Device: dev, Metrics: chartMetrics, Ranges: chartRanges, Metric: chartMetrics[0], Range: chartRanges[1]}
+	d := &deviceData{Site: s, Device: dev, Metrics: chartMetrics, Ranges: chartRanges, Metric: chartMetrics[0], Range: chartRanges[1],
+		OutageDays: deviceOutageDays, EventDays: deviceEventDays}
 	if dev.Class != "server" && dev.Class != "endpoint" {
 		d.Metric = chartMetrics[8] // SNMP devices: poll duration
 	}
@@ -110,16 +124,36 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request) {
 	}
 	now := u.now()
 	if u.deps.DB != nil {
-		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, Device: dev.Name, State: "down", From: now.Add(-90 * 24 * time.Hour), To: now, Limit: 100}, now)
+		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, Device: dev.Name, State: "down", From: now.Add(-deviceOutageDays * 24 * time.Hour), To: now, Limit: 100}, now)
 		if err != nil {
 			u.log.Error("device page: outages", "err", err)
 		}
 	}
+	d.Checks = checksSince(d.Checks, d.Outages)
 	if u.events != nil {
-		d.Events, err = u.events.List(ctx, events.Query{SiteID: s.ID, Device: dev.Name, From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Minute), Limit: 100})
+		d.Events, err = u.events.List(ctx, events.Query{SiteID: s.ID, Device: dev.Name, From: now.Add(-deviceEventDays * 24 * time.Hour), To: now.Add(time.Minute), Limit: 100})
 		if err != nil {
 			u.log.Error("device page: events", "err", err)
 		}
 	}
 	u.render(w, r, "device.html", http.StatusOK, page{Nav: "fleet", Title: dev.Name, Data: d})
+}
+
+// checksSince fills the "since" of up checks the engine gives no start
+// for (it has no open span for them): the end of the check's last listed
+// outage, or Quiet when there was none.
+func checksSince(checks []checkRow, outages []availability.Outage) []checkRow {
+	for i := range checks {
+		c := &checks[i]
+		if !c.Since.IsZero() || c.State != string(availability.StateUp) {
+			continue
+		}
+		for _, o := range outages {
+			if o.Check == c.Name && o.End != nil && o.End.After(c.Since) {
+				c.Since = *o.End
+			}
+		}
+		c.Quiet = c.Since.IsZero()
+	}
+	return checks
 }

@@ -91,3 +91,30 @@ func jsonNum(n json.Number) string {
 	}
 	return n.String()
 }
+
+// plural picks key+"_one" for n == 1 and key+"_other" otherwise from t and
+// fills it with args (default: n). German needs more than a plural "s":
+// "1 offener Ausfall", "2 offene Ausfälle", "2 von 2 Standorten".
+func plural(t map[string]string, key string, n int, args ...any) string {
+	form := key + "_other"
+	if n == 1 {
+		form = key + "_one"
+	}
+	f, ok := t[form]
+	if !ok {
+		return form
+	}
+	if len(args) == 0 {
+		args = []any{fmtNum(n)}
+	}
+	return fmt.Sprintf(f, args...)
+}
+
+// causeText is the label of an outage cause; the code itself when there
+// is none (a cause added later than the texts).
+func causeText(t map[string]string, cause string) string {
+	if s, ok := t["cause_"+cause]; ok {
+		return s
+	}
+	return cause
+}

@@ -47,7 +47,15 @@ type siteData struct {
 	Maintenance []availability.Maintenance
 	CanManage   bool
 	Total, Down int
+	// OutageDays and EventDays are the lists' windows.
+	OutageDays, EventDays int
 }
+
+// The site page lists outages and trap events of these many days.
+const (
+	siteOutageDays = 30
+	siteEventDays  = 7
+)
 
 func (u *UI) site(w http.ResponseWriter, r *http.Request) {
 	p := sessionFrom(r).User.Principal()
@@ -63,7 +71,7 @@ func (u *UI) site(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idx := u.stateIndex(func(id int64) bool { return id == s.ID })
-	d := &siteData{Site: s, CanManage: p.CanManageSite(s.ID), Total: len(devs)}
+	d := &siteData{Site: s, CanManage: p.CanManageSite(s.ID), Total: len(devs), OutageDays: siteOutageDays, EventDays: siteEventDays}
 	byClass := map[string]*classGroup{}
 	var switches []tenancy.Device
 	for _, dv := range devs {
@@ -93,7 +101,7 @@ func (u *UI) site(w http.ResponseWriter, r *http.Request) {
 	now := u.now()
 	d.Ports = u.ports(ctx, s, switches, now)
 	if u.deps.DB != nil {
-		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, State: "down", From: now.Add(-30 * 24 * time.Hour), To: now, Limit: 50}, now)
+		d.Outages, err = availability.ListOutages(ctx, u.deps.DB, availability.OutageFilter{Site: s.Name, State: "down", From: now.Add(-siteOutageDays * 24 * time.Hour), To: now, Limit: 50}, now)
 		if err != nil {
 			u.log.Error("site page: outages", "err", err)
 		}
@@ -109,7 +117,7 @@ func (u *UI) site(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if u.events != nil {
-		d.Events, err = u.events.List(ctx, events.Query{SiteID: s.ID, From: now.Add(-7 * 24 * time.Hour), To: now.Add(time.Minute), Limit: 50})
+		d.Events, err = u.events.List(ctx, events.Query{SiteID: s.ID, From: now.Add(-siteEventDays * 24 * time.Hour), To: now.Add(time.Minute), Limit: 50})
 		if err != nil {
 			u.log.Error("site page: events", "err", err)
 		}

@@ -191,6 +191,8 @@ func parseTemplates() map[string]*template.Template {
 		"pct":      fmtPct,
 		"jsnum":    jsonNum,
 		"tr":       tr,
+		"plural":   plural,
+		"cause":    causeText,
 		"join":     strings.Join,
 		"inc":      func(i int) int { return i + 1 },
 		"lower":    strings.ToLower,
