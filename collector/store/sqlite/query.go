@@ -13,8 +13,10 @@ import (
 )
 
 // Query reads one field of a device's measurement. Steps of five minutes
-// or more read the rollups (which reach back two years); shorter steps
-// read raw points.
+// or more read the rollups (which reach back two years) up to the rollup
+// watermark and raw points after it, so that a chart of a day also shows
+// the last minutes, which are not rolled up yet; shorter steps read raw
+// points.
 func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Series, error) {
 	if q.DeviceID == 0 || q.Measurement == "" || q.Field == "" {
 		return nil, fmt.Errorf("query needs a device, a measurement and a field")
@@ -53,7 +55,24 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Series, error
 	}
 	in := strings.Join(ids, ",")
 	if q.Step >= rollupStep {
-		err = s.queryRollups(ctx, q, in, bySeries)
+		// Split at a step boundary, so that no step is half rollups and
+		// half raw points.
+		split := s.wm.Load()
+		split -= split % q.Step.Nanoseconds()
+		split -= split % rollupStep.Nanoseconds()
+		ro, raw := q, q
+		if t := time.Unix(0, split); t.Before(q.To) {
+			ro.To = t
+		}
+		if t := time.Unix(0, split); t.After(q.From) {
+			raw.From = t
+		}
+		if ro.To.After(ro.From) {
+			err = s.queryRollups(ctx, ro, in, bySeries)
+		}
+		if err == nil && raw.To.After(raw.From) {
+			err = s.queryRaw(ctx, raw, in, bySeries)
+		}
 	} else {
 		err = s.queryRaw(ctx, q, in, bySeries)
 	}
