@@ -45,53 +45,70 @@ func eachField(blob []byte, fn func(key []byte, kind metric.Kind, num uint64, st
 	}
 	blob = blob[k:]
 	for ; n > 0; n-- {
-		kl, k := binary.Uvarint(blob)
-		if k <= 0 || uint64(len(blob)-k) < kl+1 {
-			return errCorrupt
+		f, rest, err := nextField(blob)
+		if err != nil {
+			return err
 		}
-		key := blob[k : k+int(kl)]
-		kind := metric.Kind(blob[k+int(kl)])
-		blob = blob[k+int(kl)+1:]
-		var num uint64
-		var str []byte
-		switch kind {
-		case metric.KindFloat:
-			if len(blob) < 8 {
-				return errCorrupt
-			}
-			num = binary.LittleEndian.Uint64(blob)
-			blob = blob[8:]
-		case metric.KindInt:
-			v, k := binary.Varint(blob)
-			if k <= 0 {
-				return errCorrupt
-			}
-			num, blob = uint64(v), blob[k:]
-		case metric.KindUint:
-			v, k := binary.Uvarint(blob)
-			if k <= 0 {
-				return errCorrupt
-			}
-			num, blob = v, blob[k:]
-		case metric.KindBool:
-			if len(blob) < 1 {
-				return errCorrupt
-			}
-			num, blob = uint64(blob[0]), blob[1:]
-		case metric.KindString:
-			sl, k := binary.Uvarint(blob)
-			if k <= 0 || uint64(len(blob)-k) < sl {
-				return errCorrupt
-			}
-			str, blob = blob[k:k+int(sl)], blob[k+int(sl):]
-		default:
-			return errCorrupt
-		}
-		if !fn(key, kind, num, str) {
+		blob = rest
+		if !fn(f.key, f.kind, f.num, f.str) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// field is one decoded field of a blob; its slices point into the blob.
+type field struct {
+	key  []byte
+	kind metric.Kind
+	num  uint64
+	str  []byte
+}
+
+// nextField decodes the field at the start of blob and returns the rest;
+// blob[:len(blob)-len(rest)] is the field's encoding.
+func nextField(blob []byte) (f field, rest []byte, err error) {
+	kl, k := binary.Uvarint(blob)
+	if k <= 0 || uint64(len(blob)-k) < kl+1 {
+		return f, nil, errCorrupt
+	}
+	f.key = blob[k : k+int(kl)]
+	f.kind = metric.Kind(blob[k+int(kl)])
+	blob = blob[k+int(kl)+1:]
+	switch f.kind {
+	case metric.KindFloat:
+		if len(blob) < 8 {
+			return f, nil, errCorrupt
+		}
+		f.num = binary.LittleEndian.Uint64(blob)
+		blob = blob[8:]
+	case metric.KindInt:
+		v, k := binary.Varint(blob)
+		if k <= 0 {
+			return f, nil, errCorrupt
+		}
+		f.num, blob = uint64(v), blob[k:]
+	case metric.KindUint:
+		v, k := binary.Uvarint(blob)
+		if k <= 0 {
+			return f, nil, errCorrupt
+		}
+		f.num, blob = v, blob[k:]
+	case metric.KindBool:
+		if len(blob) < 1 {
+			return f, nil, errCorrupt
+		}
+		f.num, blob = uint64(blob[0]), blob[1:]
+	case metric.KindString:
+		sl, k := binary.Uvarint(blob)
+		if k <= 0 || uint64(len(blob)-k) < sl {
+			return f, nil, errCorrupt
+		}
+		f.str, blob = blob[k:k+int(sl)], blob[k+int(sl):]
+	default:
+		return f, nil, errCorrupt
+	}
+	return f, blob, nil
 }
 
 // numeric converts a stored value to float64 for charts and rollups.

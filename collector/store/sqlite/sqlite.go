@@ -33,7 +33,8 @@ CREATE TABLE series(
 );
 CREATE INDEX series_device ON series(device_id, measurement);
 -- (time, series) keeps inserts appending; the same series and time again
--- replaces the row, as InfluxDB overwrites, so replays never double-count.
+-- updates the row (fields merged, see insertSQL), so replays never
+-- double-count.
 CREATE TABLE points(
 	time INTEGER NOT NULL,
 	series_id INTEGER NOT NULL,
@@ -262,8 +263,12 @@ func (s *Store) writer() {
 
 const insertChunk = 100 // rows per INSERT statement
 
+// insertSQL inserts rows; a point already stored at the same series and
+// time (or earlier in the same statement) gets the fields merged, a field
+// written again taking the later value, as InfluxDB does (see merge.go).
 func insertSQL(rows int) string {
-	return "INSERT OR REPLACE INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", rows), ",")
+	return "INSERT INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", rows), ",") +
+		" ON CONFLICT(time, series_id) DO UPDATE SET fields = " + mergeFunc + "(points.fields, excluded.fields)"
 }
 
 func (s *Store) commit(batch []*writeReq) {
