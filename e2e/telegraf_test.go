@@ -211,7 +211,9 @@ func TestTelegrafWritesThroughV2API(t *testing.T) {
 		v := s.Samples[len(s.Samples)-1].V
 		switch w.field {
 		case "usage_idle", "used_percent":
-			if v < 0 || v > 100 {
+			// Telegraf computes percentages from tick deltas: an idle
+			// core can come out a rounding error above 100.
+			if v < 0 || v > 100+1e-6 {
 				t.Errorf("%s.%s = %v, want a percentage", w.measurement, w.field, v)
 			}
 		case "total", "n_cpus", "uptime":
