@@ -148,7 +148,10 @@ func (d *Directory) registerTx(batch []*regReq) error {
 			r.id, r.cls = e.id, e.class
 			continue
 		}
-		if _, err := ins.ExecContext(ctx, r.key.site, r.key.name, r.class, now, now); err != nil {
+		// last_seen comes from the data (Seen, after the points are
+		// stored): an agent replaying hours of buffered points must not
+		// look seen "now" because it was registered now.
+		if _, err := ins.ExecContext(ctx, r.key.site, r.key.name, r.class, now, 0); err != nil {
 			return fmt.Errorf("register device %q: %w", r.key.name, err)
 		}
 		if err := sel.QueryRowContext(ctx, r.key.site, r.key.name).Scan(&r.id, &r.cls); err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 )
@@ -118,5 +119,41 @@ func TestRegisterDevicesInOneCommit(t *testing.T) {
 	}
 	if n := d.reg.commits.Load(); n != 1 {
 		t.Fatalf("%d transactions after registering known devices, want still 1", n)
+	}
+}
+
+// TestLastSeenIsDataTime: a device first heard of through old data (an
+// agent replaying its outbox) is last seen at the data's time, not at its
+// registration.
+func TestLastSeenIsDataTime(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := d.ResolveDevice(ctx, site.ID, "nas", "nas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-40 * time.Minute).Truncate(time.Second)
+	d.Seen(id, old)
+	if err := d.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := d.AllDevices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 1 || !devs[0].LastSeen.Equal(old) {
+		t.Fatalf("last seen %v, want the data's time %v", devs[0].LastSeen, old)
 	}
 }
