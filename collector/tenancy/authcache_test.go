@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/schulmon/schulmon/collector/sqlitedb"
@@ -15,20 +14,7 @@ import (
 // very next authentication.
 func TestAuthCacheFollowsOtherProcesses(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	db, err := sqlitedb.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _, site, path := newTestDirectory(t)
 	secret, tok, err := d.CreateToken(ctx, RoleAgent, &site, "")
 	if err != nil {
 		t.Fatal(err)
@@ -86,16 +72,7 @@ func TestAuthCacheFollowsOtherProcesses(t *testing.T) {
 // BenchmarkAuthenticateCached is the per-write cost of authentication.
 func BenchmarkAuthenticateCached(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	site, _ := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	d, _, site, _ := newTestDirectory(b)
 	secret, _, err := d.CreateToken(ctx, RoleAgent, &site, "")
 	if err != nil {
 		b.Fatal(err)
@@ -113,16 +90,7 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 // BenchmarkAuthenticateUncached is what every write cost before the cache.
 func BenchmarkAuthenticateUncached(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(b.TempDir(), "meta.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	site, _ := d.EnsureSite(ctx, "Kommune", "gs-1", "")
+	d, _, site, _ := newTestDirectory(b)
 	secret, _, err := d.CreateToken(ctx, RoleAgent, &site, "")
 	if err != nil {
 		b.Fatal(err)

@@ -3,12 +3,9 @@ package tenancy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/schulmon/schulmon/collector/sqlitedb"
 )
 
 // TestConcurrentFirstSightRegistersEachDeviceOnce resolves the same new
@@ -17,19 +14,7 @@ import (
 // once, and the group commit needs far fewer transactions than devices.
 func TestConcurrentFirstSightRegistersEachDeviceOnce(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, db, site, _ := newTestDirectory(t)
 	const devices, workers = 300, 16
 	ids := make([][]int64, workers)
 	var wg sync.WaitGroup
@@ -78,19 +63,7 @@ func TestConcurrentFirstSightRegistersEachDeviceOnce(t *testing.T) {
 // first write are registered in one transaction; known ones cost none.
 func TestRegisterDevicesInOneCommit(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, db, site, _ := newTestDirectory(t)
 	refs := []DeviceRef{{Name: "srv-1", Class: "server"}}
 	for i := 0; i < 30; i++ {
 		refs = append(refs, DeviceRef{Name: fmt.Sprintf("sw-%d", i), Class: "switch"})
@@ -127,19 +100,7 @@ func TestRegisterDevicesInOneCommit(t *testing.T) {
 // registration.
 func TestLastSeenIsDataTime(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	d, err := New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := d.EnsureSite(ctx, "Kommune", "gs-1", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _, site, _ := newTestDirectory(t)
 	id, _, err := d.ResolveDevice(ctx, site.ID, "nas", "nas")
 	if err != nil {
 		t.Fatal(err)
