@@ -18,6 +18,7 @@ import (
 	"github.com/schulmon/schulmon/agent/outbox"
 	"github.com/schulmon/schulmon/agent/runtime"
 	"github.com/schulmon/schulmon/agent/sender"
+	"github.com/schulmon/schulmon/internal/logging"
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -97,13 +98,7 @@ func deviceName(cfg config.Config) (string, error) {
 }
 
 func newLogger(cfg config.Config) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return logging.New(cfg.Log.Level, cfg.Log.Format)
 }
 
 // openOutbox opens the on-disk outbox; drops are logged by the outbox and

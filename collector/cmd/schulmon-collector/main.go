@@ -20,6 +20,7 @@ import (
 	"github.com/schulmon/schulmon/collector/config"
 	"github.com/schulmon/schulmon/collector/server"
 	"github.com/schulmon/schulmon/collector/store/influx/export"
+	"github.com/schulmon/schulmon/internal/logging"
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -82,13 +83,7 @@ func (f *commonFlags) load() (config.Config, error) {
 }
 
 func newLogger(c config.Config) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return logging.New(c.Log.Level, c.Log.Format)
 }
 
 func newServeCmd() *cobra.Command {
