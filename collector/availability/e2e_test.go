@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -173,7 +174,7 @@ func TestEndToEndAgentOutageAlertRecoveryReport(t *testing.T) {
 		fail("report output %q: %v", out, err)
 	}
 	row := rep.Total
-	if row.Outages != 1 || row.DownMS < 30_000 || row.DownMS != int64(outs[0].DurationSeconds*1000) || row.Met == nil || *row.Met {
+	if row.Outages != 1 || row.DownMS < 30_000 || row.DownMS != int64(math.Round(outs[0].DurationSeconds*1000)) || row.Met == nil || *row.Met {
 		fail("report %+v, want one outage of %v s, target missed", row.Figures, outs[0].DurationSeconds)
 	}
 	var api availability.Report
