@@ -39,3 +39,35 @@ func TestAsyncObserverDoesNotDelayWrites(t *testing.T) {
 		t.Fatalf("observed %d of 10 batches after Close", len(o.seen))
 	}
 }
+
+// TestSyncWaitsForAsynchronousObservers: Sync returns only after every
+// batch handed over before it was observed, and gives up with the
+// context's error while the observer is stuck.
+func TestSyncWaitsForAsynchronousObservers(t *testing.T) {
+	o := &slowBatchObserver{seen: map[int64]bool{}, release: make(chan struct{})}
+	h := &Handler{}
+	h.AddAsyncObserver(o)
+	defer h.Close()
+	for i := int64(1); i <= 5; i++ {
+		h.mergers[0].observe(context.Background(), &Batch{SiteID: i})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Sync(ctx); err == nil {
+		t.Fatal("Sync returned while the observer was stuck")
+	}
+	close(o.release)
+	if err := h.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.seen) != 5 {
+		t.Fatalf("Sync returned after %d of 5 batches were observed", len(o.seen))
+	}
+	for _, call := range o.calls {
+		if len(call) == 0 {
+			t.Fatal("a barrier reached the observer as an empty call")
+		}
+	}
+}

@@ -78,6 +78,47 @@ func (m *merger) observe(ctx context.Context, b *Batch) {
 	}
 }
 
+// Sync waits until every batch handed to an observer before the call
+// has been observed, or ctx ends. Asynchronous observers lag behind the
+// acknowledgement; a reader that must see every acknowledged write (the
+// availability API and pages, tests) calls Sync first.
+func (h *Handler) Sync(ctx context.Context) error {
+	for _, m := range h.mergers {
+		if m == nil {
+			continue
+		}
+		if err := m.barrier(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// barrier waits until everything queued before it was observed: the
+// queue is first in, first out, and a request's done closes only after
+// the call that observed it and all before it.
+func (m *merger) barrier(ctx context.Context) error {
+	r := &observeReq{done: make(chan struct{})}
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return nil
+	}
+	select {
+	case m.ch <- r:
+	case <-ctx.Done():
+		m.mu.RUnlock()
+		return ctx.Err()
+	}
+	m.mu.RUnlock()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (m *merger) run() {
 	defer close(m.done)
 	reqs := make([]*observeReq, 0, maxMerge)
@@ -98,14 +139,19 @@ func (m *merger) run() {
 		}
 		batches = batches[:0]
 		for _, r := range reqs {
-			batches = append(batches, r.b)
+			if r.b != nil { // nil: a barrier of Sync
+				batches = append(batches, r.b)
+			}
 		}
 		// Not a request's context: the call carries many requests.
-		m.obs.ObserveBatches(context.Background(), batches)
+		if len(batches) > 0 {
+			m.obs.ObserveBatches(context.Background(), batches)
+		}
 		for i, r := range reqs {
 			close(r.done)
-			reqs[i], batches[i] = nil, nil
+			reqs[i] = nil
 		}
+		clear(batches)
 	}
 }
 

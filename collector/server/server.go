@@ -243,12 +243,36 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, code, map[string]string{"name": "schulmon-collector", "status": status, "message": msg, "version": metric.Version})
 }
 
+// readSyncWait bounds how long a read waits for the observers.
+const readSyncWait = 2 * time.Second
+
+// readsAfterWrites makes a reading request (the web UI, the API) see every
+// write acknowledged before it: the availability engine and the inventory
+// observe writes asynchronously, after the acknowledgement, so a read
+// first waits until they have caught up (a few milliseconds; at most
+// readSyncWait under overload, then it answers with what is there).
+// Probes and metrics do not wait.
+func (s *Server) readsAfterWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			switch r.URL.Path {
+			case "/ping", "/health", "/metrics":
+			default:
+				ctx, cancel := context.WithTimeout(r.Context(), readSyncWait)
+				_ = s.Ingest.Sync(ctx)
+				cancel()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Run serves on ln until ctx is cancelled, then stops accepting, lets
 // in-flight requests finish (up to 30 s) and closes the stores.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer s.close()
 	srv := &http.Server{
-		Handler:           s.Mux,
+		Handler:           s.readsAfterWrites(s.Mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

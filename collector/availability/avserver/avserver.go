@@ -67,7 +67,12 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 	}
 	ref.m = mgr
 
-	s.Ingest.AddObserver(eng)
+	// Asynchronous: write requests are acknowledged once their points are
+	// stored, without waiting for the engine, whose transactions share the
+	// metadata database's single writer. Reads wait for it
+	// (server.readsAfterWrites); a crash loses at most what a crash loses
+	// anyway, the evidence since the last checkpoint.
+	s.Ingest.AddAsyncObserver(eng)
 	// Record the stop, so that the time until the next start is a known
 	// monitoring gap from that moment rather than from the last checkpoint.
 	s.AddCloser(func() error {
