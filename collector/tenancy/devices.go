@@ -31,11 +31,66 @@ func (d *Directory) ResolveDevice(ctx context.Context, siteID int64, name, class
 	if ok {
 		return e.id, e.class, nil
 	}
+	if loaded, err := d.loadSite(ctx, siteID); err != nil {
+		return 0, "", err
+	} else if loaded {
+		d.mu.Lock()
+		e, ok = d.devices[k]
+		d.mu.Unlock()
+		if ok {
+			return e.id, e.class, nil
+		}
+	}
 	if !ValidClass(class) {
 		class = "other"
 	}
 	// New devices of concurrent writes share one transaction.
 	return d.register(ctx, k, class)
+}
+
+// loadSite puts the known devices of a site into the cache on the first
+// miss there, in one query, and reports whether it read any. After a
+// collector restart every device is a miss once: without this, 10,000
+// schools' 300,000 devices went through the registration's group commit
+// one insert and one select each, and writes waited for it for minutes.
+func (d *Directory) loadSite(ctx context.Context, siteID int64) (bool, error) {
+	d.mu.Lock()
+	done := d.loaded[siteID]
+	d.mu.Unlock()
+	if done {
+		return false, nil
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, class FROM devices WHERE site_id=?`, siteID)
+	if err != nil {
+		return false, fmt.Errorf("read devices of site %d: %w", siteID, err)
+	}
+	defer rows.Close()
+	type row struct {
+		name string
+		e    deviceEntry
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.e.id, &r.name, &r.e.class); err != nil {
+			return false, fmt.Errorf("read devices of site %d: %w", siteID, err)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read devices of site %d: %w", siteID, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range got {
+		k := deviceKey{siteID, r.name}
+		if _, ok := d.devices[k]; !ok {
+			e := r.e
+			d.devices[k] = &e
+		}
+	}
+	d.loaded[siteID] = true
+	return len(got) > 0, nil
 }
 
 // Seen records that a device wrote data up to t (data time). The times are

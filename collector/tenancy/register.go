@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -84,6 +86,14 @@ type DeviceRef struct {
 // host and some thirty SNMP devices, and registering them one after the
 // other cost thirty commits in a row.
 func (d *Directory) RegisterDevices(ctx context.Context, siteID int64, refs []DeviceRef) error {
+	d.mu.Lock()
+	loaded := d.loaded[siteID]
+	d.mu.Unlock()
+	if !loaded {
+		if _, err := d.loadSite(ctx, siteID); err != nil {
+			return err
+		}
+	}
 	var reqs []*regReq
 	var queued map[string]bool // made for the first new device only
 	d.mu.Lock()
@@ -129,7 +139,7 @@ func (d *Directory) registerTx(batch []*regReq) error {
 		return fmt.Errorf("register devices: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO devices(site_id, name, class, first_seen, last_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT(site_id, name) DO NOTHING`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO devices(site_id, name, class, first_seen, last_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT(site_id, name) DO NOTHING RETURNING id, class`)
 	if err != nil {
 		return fmt.Errorf("register devices: %w", err)
 	}
@@ -151,10 +161,12 @@ func (d *Directory) registerTx(batch []*regReq) error {
 		// last_seen comes from the data (Seen, after the points are
 		// stored): an agent replaying hours of buffered points must not
 		// look seen "now" because it was registered now.
-		if _, err := ins.ExecContext(ctx, r.key.site, r.key.name, r.class, now, 0); err != nil {
-			return fmt.Errorf("register device %q: %w", r.key.name, err)
+		err := ins.QueryRowContext(ctx, r.key.site, r.key.name, r.class, now, 0).Scan(&r.id, &r.cls)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Stored meanwhile by another process (the CLI): read it.
+			err = sel.QueryRowContext(ctx, r.key.site, r.key.name).Scan(&r.id, &r.cls)
 		}
-		if err := sel.QueryRowContext(ctx, r.key.site, r.key.name).Scan(&r.id, &r.cls); err != nil {
+		if err != nil {
 			return fmt.Errorf("register device %q: %w", r.key.name, err)
 		}
 	}

@@ -95,6 +95,55 @@ func TestRegisterDevicesInOneCommit(t *testing.T) {
 	}
 }
 
+// TestRestartRegistersNothingKnown: after a restart (a new directory on
+// the same database) an agent's known devices are read in one query per
+// site, not registered again, and keep their ids and classes; a new one
+// among them is still registered.
+func TestRestartRegistersNothingKnown(t *testing.T) {
+	ctx := context.Background()
+	d, db, site, _ := newTestDirectory(t)
+	var refs []DeviceRef
+	for i := 0; i < 30; i++ {
+		refs = append(refs, DeviceRef{Name: fmt.Sprintf("sw-%d", i), Class: "switch"})
+	}
+	if err := d.RegisterDevices(ctx, site.ID, refs); err != nil {
+		t.Fatal(err)
+	}
+	id7, _, err := d.ResolveDevice(ctx, site.ID, "sw-7", "switch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetDeviceClass(ctx, site.ID, "sw-8", "access_point"); err != nil {
+		t.Fatal(err)
+	}
+
+	d2, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.RegisterDevices(ctx, site.ID, refs); err != nil {
+		t.Fatal(err)
+	}
+	if n := d2.reg.commits.Load(); n != 0 {
+		t.Fatalf("%d registration transactions for known devices after a restart, want 0", n)
+	}
+	if id, _, err := d2.ResolveDevice(ctx, site.ID, "sw-7", "printer"); err != nil || id != id7 {
+		t.Fatalf("sw-7 after restart: id %d, %v; want %d", id, err, id7)
+	}
+	if _, c, _ := d2.ResolveDevice(ctx, site.ID, "sw-8", "switch"); c != "access_point" {
+		t.Fatalf("sw-8 class after restart %q, want access_point", c)
+	}
+	if err := d2.RegisterDevices(ctx, site.ID, append(refs, DeviceRef{Name: "new-1", Class: "printer"})); err != nil {
+		t.Fatal(err)
+	}
+	if n := d2.reg.commits.Load(); n != 1 {
+		t.Fatalf("%d registration transactions for one new device, want 1", n)
+	}
+	if _, c, _ := d2.ResolveDevice(ctx, site.ID, "new-1", "switch"); c != "printer" {
+		t.Fatalf("new-1 class %q, want printer", c)
+	}
+}
+
 // TestLastSeenIsDataTime: a device first heard of through old data (an
 // agent replaying its outbox) is last seen at the data's time, not at its
 // registration.

@@ -115,6 +115,9 @@ type Directory struct {
 
 	mu      sync.Mutex
 	devices map[deviceKey]*deviceEntry // cache of known devices
+	// loaded are the sites whose devices are all in the cache: a miss
+	// there is a new device, elsewhere maybe one from before a restart.
+	loaded map[int64]bool
 	dirty   map[int64]int64            // device id → last seen (Unix ns), not yet saved
 
 	reg registrar // group commit of first-sight device registrations
@@ -137,7 +140,7 @@ func New(ctx context.Context, db *sql.DB) (*Directory, error) {
 	if err := sqlitedb.Migrate(ctx, db, "tenancy", migrations); err != nil {
 		return nil, err
 	}
-	return &Directory{db: db, devices: map[deviceKey]*deviceEntry{}, dirty: map[int64]int64{}}, nil
+	return &Directory{db: db, devices: map[deviceKey]*deviceEntry{}, loaded: map[int64]bool{}, dirty: map[int64]int64{}}, nil
 }
 
 // DB returns the underlying database, for packages that keep their own
