@@ -414,11 +414,11 @@ func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first 
 	if st := e.objs[info.Key()]; st != nil {
 		if first < st.FirstSeen {
 			st.FirstSeen = first
-			tx, err := lt.get()
+			upd, err := lt.stmt(`UPDATE av_objects SET first_seen_ms=? WHERE id=?`)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET first_seen_ms=? WHERE id=?`, first, st.ID); err != nil {
+			if _, err := upd.ExecContext(ctx, first, st.ID); err != nil {
 				return nil, fmt.Errorf("availability: update object %s: %w", st.Name(), err)
 			}
 		}
@@ -433,13 +433,15 @@ func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first 
 		Critical: defaultCritical(info.Class, info.Check), FirstSeen: first}
 	// The object may exist in the database already (another partition
 	// owner wrote it, or it was created by the CLI).
-	tx, err := lt.get()
+	// Prepared once per transaction: the first round of a district's
+	// schools creates hundreds of thousands of objects.
+	ins, err := lt.stmt(`INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
+		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END, retired_ms=0
+		RETURNING id, parent_id, critical, heartbeat, first_seen_ms`)
 	if err != nil {
 		return nil, err
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO av_objects(municipality_id, site_id, device_id, municipality, site, device, class, check_name, critical, first_seen_ms)
-		VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(site_id, device, check_name) DO UPDATE SET class=CASE WHEN excluded.class<>'' THEN excluded.class ELSE class END, retired_ms=0
-		RETURNING id, parent_id, critical, heartbeat, first_seen_ms`,
+	err = ins.QueryRowContext(ctx,
 		info.MunicipalityID, info.SiteID, info.DeviceID, info.Municipality, info.Site, info.Device, info.Class, info.Check, st.Critical, first).
 		Scan(&st.ID, &st.ParentID, &st.Critical, &st.Heartbeat, &st.FirstSeen)
 	if err != nil {
@@ -476,11 +478,11 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 			if s.Kind == SignalHeartbeat && !st.Heartbeat {
 				st.Heartbeat = true
 				st.p = e.paramsFor(&st.Object)
-				tx, err := lt.get()
+				upd, err := lt.stmt(`UPDATE av_objects SET heartbeat=1 WHERE id=?`)
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE av_objects SET heartbeat=1 WHERE id=?`, st.ID); err != nil {
+				if _, err := upd.ExecContext(ctx, st.ID); err != nil {
 					return fmt.Errorf("availability: update object %s: %w", st.Name(), err)
 				}
 			}
