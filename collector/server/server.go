@@ -190,6 +190,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.Web.Routes(s.Mux)
 
 	s.AddJob("flush-last-seen", 10*time.Second, func(ctx context.Context, _ time.Time) error { return dir.FlushSeen(ctx) })
+	s.AddCloser(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return dir.FlushAllSeen(ctx)
+	})
 	ok = true
 	return s, nil
 }

@@ -104,32 +104,56 @@ func (d *Directory) Seen(deviceID int64, t time.Time) {
 	d.mu.Unlock()
 }
 
-// FlushSeen saves the last-seen times collected by Seen, in transactions
-// of at most seenTxRows rows: at 10,000 schools that is 300,000 devices
-// every ten seconds, and one transaction for all of them would keep every
-// other writer of the metadata database waiting for seconds.
-func (d *Directory) FlushSeen(ctx context.Context) error {
+// SeenResolution is how far a device's saved last-seen time may lag:
+// FlushSeen saves a time only once it moved this far past the saved one.
+// At 10,000 schools, 300,000 devices are seen every ten seconds, and
+// saving each every time was a tenth of the collector's CPU and the
+// metadata database's busiest writer. Readers of the directory see the
+// exact time (queryDevices adds the unsaved ones); FlushAllSeen, at
+// shutdown, saves everything.
+const SeenResolution = time.Minute
+
+// FlushSeen saves the last-seen times collected by Seen that moved at
+// least SeenResolution past the saved ones, in transactions of at most
+// seenTxRows rows, so that no transaction keeps the database's other
+// writers waiting for long.
+func (d *Directory) FlushSeen(ctx context.Context) error { return d.flushSeenTimes(ctx, false) }
+
+// FlushAllSeen saves every last-seen time not saved yet.
+func (d *Directory) FlushAllSeen(ctx context.Context) error { return d.flushSeenTimes(ctx, true) }
+
+func (d *Directory) flushSeenTimes(ctx context.Context, all bool) error {
 	d.mu.Lock()
-	dirty := d.dirty
-	d.dirty = make(map[int64]int64, len(dirty))
+	due := make(map[int64]int64)
+	for id, ns := range d.dirty {
+		if saved, ok := d.saved[id]; all || !ok || ns-saved >= int64(SeenResolution) {
+			due[id] = ns
+			delete(d.dirty, id)
+		}
+	}
 	d.mu.Unlock()
-	ids := make([]int64, 0, len(dirty))
-	for id := range dirty {
+	ids := make([]int64, 0, len(due))
+	for id := range due {
 		ids = append(ids, id)
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), seenTxRows)
-		if err := d.flushSeen(ctx, ids[:n], dirty); err != nil {
+		if err := d.flushSeen(ctx, ids[:n], due); err != nil {
 			// Keep what was not saved for the next flush.
 			d.mu.Lock()
 			for _, id := range ids {
-				if dirty[id] > d.dirty[id] {
-					d.dirty[id] = dirty[id]
+				if due[id] > d.dirty[id] {
+					d.dirty[id] = due[id]
 				}
 			}
 			d.mu.Unlock()
 			return err
 		}
+		d.mu.Lock()
+		for _, id := range ids[:n] {
+			d.saved[id] = due[id]
+		}
+		d.mu.Unlock()
 		ids = ids[n:]
 	}
 	return nil

@@ -167,3 +167,65 @@ func TestLastSeenIsDataTime(t *testing.T) {
 		t.Fatalf("last seen %v, want the data's time %v", devs[0].LastSeen, old)
 	}
 }
+
+// TestLastSeenSavedAtResolution: a last-seen time is saved once it moved
+// SeenResolution past the saved one; until then the database lags but
+// the directory's device list shows the exact time, and FlushAllSeen
+// saves it.
+func TestLastSeenSavedAtResolution(t *testing.T) {
+	ctx := context.Background()
+	d, db, site, _ := newTestDirectory(t)
+	id, _, err := d.ResolveDevice(ctx, site.ID, "sw-1", "switch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() int64 {
+		var ns int64
+		if err := db.QueryRow(`SELECT last_seen FROM devices WHERE id=?`, id).Scan(&ns); err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	listed := func() time.Time {
+		devs, err := d.AllDevices(ctx)
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("devices: %v, %v", devs, err)
+		}
+		return devs[0].LastSeen
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	d.Seen(id, t0)
+	if err := d.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t0.UnixNano() {
+		t.Fatalf("first sight not saved: %d", got)
+	}
+	t1 := t0.Add(SeenResolution - time.Second)
+	d.Seen(id, t1)
+	if err := d.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t0.UnixNano() {
+		t.Fatalf("saved %v after %v, want still the first time", time.Unix(0, got), t1.Sub(t0))
+	}
+	if got := listed(); !got.Equal(t1) {
+		t.Fatalf("device list shows %v, want the unsaved %v", got, t1)
+	}
+	t2 := t0.Add(SeenResolution)
+	d.Seen(id, t2)
+	if err := d.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t2.UnixNano() {
+		t.Fatalf("saved %v, want %v (moved a whole resolution)", time.Unix(0, got), t2)
+	}
+	t3 := t2.Add(time.Second)
+	d.Seen(id, t3)
+	if err := d.FlushAllSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t3.UnixNano() {
+		t.Fatalf("FlushAllSeen saved %v, want %v", time.Unix(0, got), t3)
+	}
+}

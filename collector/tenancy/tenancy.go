@@ -119,6 +119,7 @@ type Directory struct {
 	// there is a new device, elsewhere maybe one from before a restart.
 	loaded map[int64]bool
 	dirty   map[int64]int64            // device id → last seen (Unix ns), not yet saved
+	saved   map[int64]int64            // device id → last seen as last saved by this process
 
 	reg registrar // group commit of first-sight device registrations
 
@@ -140,7 +141,7 @@ func New(ctx context.Context, db *sql.DB) (*Directory, error) {
 	if err := sqlitedb.Migrate(ctx, db, "tenancy", migrations); err != nil {
 		return nil, err
 	}
-	return &Directory{db: db, devices: map[deviceKey]*deviceEntry{}, loaded: map[int64]bool{}, dirty: map[int64]int64{}}, nil
+	return &Directory{db: db, devices: map[deviceKey]*deviceEntry{}, loaded: map[int64]bool{}, dirty: map[int64]int64{}, saved: map[int64]int64{}}, nil
 }
 
 // DB returns the underlying database, for packages that keep their own
