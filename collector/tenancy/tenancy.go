@@ -118,8 +118,8 @@ type Directory struct {
 	// loaded are the sites whose devices are all in the cache: a miss
 	// there is a new device, elsewhere maybe one from before a restart.
 	loaded map[int64]bool
-	dirty   map[int64]int64            // device id → last seen (Unix ns), not yet saved
-	saved   map[int64]int64            // device id → last seen as last saved by this process
+	dirty  map[int64]int64 // device id → last seen (Unix ns), not yet saved
+	saved  map[int64]int64 // device id → last seen as last saved by this process
 
 	reg registrar // group commit of first-sight device registrations
 
