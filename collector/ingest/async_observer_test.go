@@ -71,3 +71,45 @@ func TestSyncWaitsForAsynchronousObservers(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingSinceTracksTheOldestUnobservedWrite: while an asynchronous
+// observer is stuck, PendingSince reports when the oldest waiting write
+// was handed over (the engine judges silence only up to then), and
+// nothing once everything was observed.
+func TestPendingSinceTracksTheOldestUnobservedWrite(t *testing.T) {
+	o := &slowBatchObserver{seen: map[int64]bool{}, release: make(chan struct{})}
+	h := &Handler{}
+	h.AddAsyncObserver(o)
+	defer h.Close()
+	if _, ok := h.PendingSince(); ok {
+		t.Fatal("pending before any write")
+	}
+	before := time.Now()
+	h.mergers[0].observe(context.Background(), &Batch{SiteID: 1})
+	time.Sleep(20 * time.Millisecond)
+	for i := int64(2); i <= 5; i++ {
+		h.mergers[0].observe(context.Background(), &Batch{SiteID: i})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var since time.Time
+	var ok bool
+	for time.Now().Before(deadline) {
+		if since, ok = h.PendingSince(); ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !ok {
+		t.Fatal("nothing pending while the observer is stuck")
+	}
+	if since.Before(before) || since.After(before.Add(15*time.Millisecond)) {
+		t.Fatalf("pending since %v, want the first write's hand-over at %v", since, before)
+	}
+	close(o.release)
+	if err := h.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := h.PendingSince(); ok {
+		t.Fatalf("still pending since %v after everything was observed", s)
+	}
+}

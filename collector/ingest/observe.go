@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // BatchObserver is an Observer that can take the batches of many
@@ -19,12 +21,19 @@ type BatchObserver interface {
 // maxMerge bounds how many batches one ObserveBatches call gets.
 const maxMerge = 512
 
+// asyncQueue bounds the batches waiting for an asynchronous observer:
+// about 15 s of 10,000 agents' writes (some 10 KB each), so that the
+// transient after a collector start, when every object's state changes
+// once, does not hold up writes; a full queue makes writers wait.
+const asyncQueue = 16384
+
 // AddAsyncObserver registers a BatchObserver whose batches are handed
 // over without waiting until they were observed (a full queue still makes
-// writers wait): for observers whose records later writes rebuild anyway,
-// such as the inventory, so that they add nothing to write latency.
+// writers wait), so that it adds nothing to write latency. Readers that
+// need its state call Sync; judges of silence use PendingSince.
 func (h *Handler) AddAsyncObserver(o BatchObserver) {
-	m := newMerger(o)
+	m := &merger{obs: o, ch: make(chan *observeReq, asyncQueue), done: make(chan struct{})}
+	go m.run()
 	m.async = true
 	h.observers = append(h.observers, o)
 	h.mergers = append(h.mergers, m)
@@ -39,11 +48,16 @@ type merger struct {
 
 	mu     sync.RWMutex
 	closed bool
+
+	// pending is when the oldest batch not yet observed was handed over
+	// (Unix ns; 0: none), or a little earlier.
+	pending atomic.Int64
 }
 
 type observeReq struct {
 	b    *Batch
 	done chan struct{}
+	at   int64 // when handed over (Unix ns)
 }
 
 func newMerger(o BatchObserver) *merger {
@@ -55,7 +69,7 @@ func newMerger(o BatchObserver) *merger {
 // observe hands b to the observer and waits until it was observed or ctx
 // ends (the observation then still happens).
 func (m *merger) observe(ctx context.Context, b *Batch) {
-	r := &observeReq{b: b, done: make(chan struct{})}
+	r := &observeReq{b: b, done: make(chan struct{}), at: time.Now().UnixNano()}
 	m.mu.RLock()
 	if m.closed {
 		m.mu.RUnlock()
@@ -78,6 +92,26 @@ func (m *merger) observe(ctx context.Context, b *Batch) {
 	}
 }
 
+// PendingSince returns when the oldest write that an asynchronous
+// observer has not observed yet was handed over (or a little earlier),
+// and false if none waits. The availability engine judges silence only up
+// to then: a heartbeat still in the queue is not a missed one.
+func (h *Handler) PendingSince() (time.Time, bool) {
+	var oldest int64
+	for _, m := range h.mergers {
+		if m == nil || !m.async {
+			continue
+		}
+		if p := m.pending.Load(); p != 0 && (oldest == 0 || p < oldest) {
+			oldest = p
+		}
+	}
+	if oldest == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, oldest), true
+}
+
 // Sync waits until every batch handed to an observer before the call
 // has been observed, or ctx ends. Asynchronous observers lag behind the
 // acknowledgement; a reader that must see every acknowledged write (the
@@ -98,7 +132,7 @@ func (h *Handler) Sync(ctx context.Context) error {
 // queue is first in, first out, and a request's done closes only after
 // the call that observed it and all before it.
 func (m *merger) barrier(ctx context.Context) error {
-	r := &observeReq{done: make(chan struct{})}
+	r := &observeReq{done: make(chan struct{}), at: time.Now().UnixNano()}
 	m.mu.RLock()
 	if m.closed {
 		m.mu.RUnlock()
@@ -137,6 +171,7 @@ func (m *merger) run() {
 				break fill
 			}
 		}
+		m.pending.Store(reqs[0].at)
 		batches = batches[:0]
 		for _, r := range reqs {
 			if r.b != nil { // nil: a barrier of Sync
@@ -146,6 +181,13 @@ func (m *merger) run() {
 		// Not a request's context: the call carries many requests.
 		if len(batches) > 0 {
 			m.obs.ObserveBatches(context.Background(), batches)
+		}
+		// The queue's head was handed over after this call's last batch:
+		// its time is an early enough bound.
+		if len(m.ch) == 0 {
+			m.pending.Store(0)
+		} else {
+			m.pending.Store(reqs[len(reqs)-1].at)
 		}
 		for i, r := range reqs {
 			close(r.done)

@@ -81,6 +81,11 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 		return eng.Close(ctx)
 	})
 	s.AddJob("availability-tick", set.Tick, func(ctx context.Context, now time.Time) error {
+		// Silence is judged only up to the oldest write the engine has not
+		// observed yet: a heartbeat still queued is not a missed one.
+		if p, ok := s.Ingest.PendingSince(); ok && p.Before(now) {
+			now = p
+		}
 		if err := eng.Tick(ctx, now); err != nil {
 			return err
 		}
