@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/schulmon/schulmon/metric"
@@ -43,73 +46,120 @@ func (s *Store) maintain() {
 
 const metaWatermark = "rollup_watermark"
 
-// Rollup aggregates raw points into five-minute buckets: every bucket
-// completed since the last run, and again every bucket that late data
-// (e.g. an agent replaying its outbox) changed.
+// Rollup writes the five-minute buckets completed since the last run,
+// and again every bucket that late data (e.g. an agent replaying its
+// outbox) changed. A bucket whose points this process accumulated as it
+// committed them is written from memory; any other is recomputed from its
+// raw points.
 func (s *Store) Rollup(ctx context.Context, now time.Time) error {
+	s.rollMu.Lock()
+	defer s.rollMu.Unlock()
 	step := rollupStep.Nanoseconds()
-	end := now.UnixNano() - now.UnixNano()%step
-	wm := s.wm.Load()
-	from := wm
-	if from == 0 {
-		// First run: start from the oldest raw point.
-		var oldest sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points`).Scan(&oldest); err != nil {
-			return fmt.Errorf("find oldest point: %w", err)
+	end := bucketOf(now.UnixNano())
+	s.rmu.Lock()
+	accs, dirty, names := s.roll.take(end)
+	s.rmu.Unlock()
+	work := make([]int64, 0, len(accs)+len(dirty))
+	for b := range accs {
+		work = append(work, b)
+	}
+	for _, b := range dirty {
+		if accs[b] == nil {
+			work = append(work, b)
 		}
-		if !oldest.Valid {
-			return s.setWatermark(ctx, end)
-		}
-		from = oldest.Int64 - oldest.Int64%step
 	}
-	s.mu.Lock()
-	dirty := s.dirtyFrom
-	s.dirtyFrom = 0
-	s.mu.Unlock()
-	if dirty != 0 && dirty < from {
-		from = dirty - dirty%step
-	}
-	if from >= end {
-		return nil
-	}
-	// One bucket at a time keeps reads, memory and transactions bounded
-	// (at 10,000 agents a bucket is millions of points), and the
-	// watermark moves with each, so that a run cut short by its deadline
-	// keeps what it did instead of starting over larger next time.
-	for a := from; a < end; {
-		b := a + step
-		n, err := s.rollupRange(ctx, a, b)
-		if err != nil {
-			s.mu.Lock()
-			if s.dirtyFrom == 0 || a < s.dirtyFrom {
-				s.dirtyFrom = a
+	slices.Sort(work)
+	// What is not written goes back: the accumulators still exact, the
+	// rest to be recomputed from raw points.
+	i := 0
+	giveUp := func(err error) error {
+		rest := map[int64]*bucketAcc{}
+		var raw []int64
+		for _, b := range work[i:] {
+			if a := accs[b]; a != nil {
+				rest[b] = a
+			} else {
+				raw = append(raw, b)
 			}
-			s.mu.Unlock()
-			return err
 		}
-		if n == 0 {
-			// A gap (the collector was down): go on at the next point.
+		s.rmu.Lock()
+		s.roll.putBack(rest, raw)
+		s.rmu.Unlock()
+		return err
+	}
+
+	// Every bucket with points after the watermark is in work, but a
+	// scan for them is a cheap index seek per bucket and skips the gaps
+	// (the collector was down): a bucket it finds that is not in work is
+	// recomputed from raw points.
+	scan := s.wm.Load()
+	if scan == 0 { // never rolled up: from the oldest point
+		scan = math.MinInt64
+	}
+	var found int64
+	haveFound := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return giveUp(err)
+		}
+		if !haveFound && scan < end {
 			var next sql.NullInt64
-			if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points WHERE time >= ? AND time < ?`, b, end).Scan(&next); err != nil {
-				return fmt.Errorf("find next point to roll up: %w", err)
+			if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points WHERE time >= ? AND time < ?`, scan, end).Scan(&next); err != nil {
+				return giveUp(fmt.Errorf("find next point to roll up: %w", err))
 			}
-			if !next.Valid {
-				break
-			}
-			a = next.Int64 - next.Int64%step
-			continue
-		}
-		if b > s.wm.Load() {
-			if err := s.setWatermark(ctx, b); err != nil {
-				return err
+			if next.Valid {
+				found, haveFound = bucketOf(next.Int64), true
+			} else {
+				scan = end
 			}
 		}
-		a = b
+		var b int64
+		switch {
+		case i < len(work) && (!haveFound || work[i] <= found):
+			b = work[i]
+			i++
+		case haveFound:
+			b = found
+		default:
+			if end > s.wm.Load() {
+				if err := s.setWatermark(ctx, end); err != nil {
+					return giveUp(err)
+				}
+			}
+			return nil
+		}
+		if haveFound && found <= b {
+			haveFound = false
+		}
+		scan = max(scan, b+step)
+		a := accs[b]
+		var err error
+		if a != nil {
+			err = s.writeBucket(ctx, b, a, names)
+		} else {
+			err = s.rollupRaw(ctx, b)
+		}
+		if err != nil {
+			s.rmu.Lock()
+			s.roll.markDirty(b)
+			s.rmu.Unlock()
+			return giveUp(err)
+		}
+		s.statsMu.Lock()
+		if a != nil {
+			s.stats.RollupMemoryBuckets++
+		} else {
+			s.stats.RollupRawBuckets++
+		}
+		s.statsMu.Unlock()
+		// The watermark moves with each bucket, so that a run cut short
+		// by its deadline keeps what it did.
+		if b+step > s.wm.Load() {
+			if err := s.setWatermark(ctx, b+step); err != nil {
+				return giveUp(err)
+			}
+		}
 	}
-	if end > s.wm.Load() {
-		return s.setWatermark(ctx, end)
-	}
-	return nil
 }
 
 func (s *Store) setWatermark(ctx context.Context, v int64) error {
@@ -120,99 +170,147 @@ func (s *Store) setWatermark(ctx context.Context, v int64) error {
 	return nil
 }
 
-type rollKey struct {
-	series int64
-	field  string
-	bucket int64
-}
-
-type rollVal struct {
-	count         int64
-	sum, min, max float64
-}
-
-// rollupRange recomputes the rollups of [from, to) and returns how many
-// raw points it read.
-func (s *Store) rollupRange(ctx context.Context, from, to int64) (int, error) {
-	step := rollupStep.Nanoseconds()
-	rows, err := s.db.QueryContext(ctx, `SELECT time, series_id, fields FROM points WHERE time >= ? AND time < ?`, from, to)
+// rollupRaw recomputes bucket b from its raw points.
+func (s *Store) rollupRaw(ctx context.Context, b int64) error {
+	a, names, _, err := s.readBucket(ctx, b)
 	if err != nil {
-		return 0, fmt.Errorf("read points for rollup: %w", err)
+		return err
 	}
-	acc := map[rollKey]*rollVal{}
+	return s.writeBucket(ctx, b, a, names)
+}
+
+// readBucket accumulates the raw points of bucket b and returns how many
+// it read.
+func (s *Store) readBucket(ctx context.Context, b int64) (*bucketAcc, []string, int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT series_id, fields FROM points WHERE time >= ? AND time < ?`, b, b+rollupStep.Nanoseconds())
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
+	}
+	defer rows.Close()
+	a := newBucketAcc()
+	var names fieldNames
+	var c seriesAcc
+	addField := func(key []byte, kind metric.Kind, num uint64, _ []byte) bool {
+		if v, ok := numeric(kind, num); ok {
+			f, _ := names.id(key) // no limit
+			c.add(f, v)
+		}
+		return true
+	}
 	n := 0
 	for rows.Next() {
 		n++
-		var t, id int64
-		var blob []byte
-		if err := rows.Scan(&t, &id, &blob); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read points for rollup: %w", err)
+		var id int64
+		var blob sql.RawBytes // valid until Next: no copy per point
+		if err := rows.Scan(&id, &blob); err != nil {
+			return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
 		}
-		b := t - t%step
-		_ = eachField(blob, func(key []byte, kind metric.Kind, num uint64, _ []byte) bool {
-			v, ok := numeric(kind, num)
-			if !ok {
-				return true
-			}
-			k := rollKey{id, string(key), b}
-			r := acc[k]
-			if r == nil {
-				acc[k] = &rollVal{count: 1, sum: v, min: v, max: v}
-				return true
-			}
-			r.count++
-			r.sum += v
-			r.min = min(r.min, v)
-			r.max = max(r.max, v)
-			return true
-		})
+		c = a.series(id)
+		// A corrupt blob counts the fields before the damage, as before.
+		_ = eachField(blob, addField)
+		c.done()
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read points for rollup: %w", err)
+		return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
 	}
-	if len(acc) == 0 {
-		return n, nil
-	}
-	// Each bucket's row is complete on its own, so the rows can be written
-	// in several short transactions: one long one would keep the point
-	// writer (and every waiting write request) out for seconds.
-	keys := make([]rollKey, 0, len(acc))
-	for k := range acc {
-		keys = append(keys, k)
-	}
-	for len(keys) > 0 {
-		k := min(len(keys), rollupTxRows)
-		if err := s.writeRollups(ctx, keys[:k], acc); err != nil {
-			return 0, err
-		}
-		keys = keys[k:]
-	}
-	return n, nil
+	return a, names.names, n, nil
 }
 
 // rollupTxRows bounds the rows of one rollup transaction (a few ms).
 var rollupTxRows = 2000
 
-func (s *Store) writeRollups(ctx context.Context, keys []rollKey, acc map[rollKey]*rollVal) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("write rollups: %w", err)
+// rollupInsertChunk is the rows of one prepared rollup INSERT.
+const rollupInsertChunk = 50
+
+func rollupInsertSQL(rows int) string {
+	return "INSERT OR REPLACE INTO rollups(series_id, field, bucket, count, sum, min, max) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", rows), ",")
+}
+
+// writeBucket writes the rollup rows of bucket b. Each row is complete on
+// its own, so they go in several short transactions: one long one would
+// keep the point writer (and every waiting write request) out for
+// seconds. Series in id order keep the inserts near each other in the
+// table.
+func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string) error {
+	ids := make([]int64, 0, len(a.first))
+	for id := range a.first {
+		ids = append(ids, id)
 	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO rollups(series_id, field, bucket, count, sum, min, max) VALUES(?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("write rollups: %w", err)
+	slices.Sort(ids)
+	args := make([]any, 0, 7*rollupInsertChunk)
+	var tx *sql.Tx
+	var chunk *sql.Stmt
+	inTx := 0
+	flush := func() error {
+		var err error
+		switch n := len(args) / 7; n {
+		case 0:
+			return nil
+		case rollupInsertChunk:
+			_, err = chunk.ExecContext(ctx, args...)
+		default:
+			_, err = tx.ExecContext(ctx, rollupInsertSQL(n), args...)
+		}
+		clear(args)
+		args = args[:0]
+		return err
 	}
-	defer st.Close()
-	for _, k := range keys {
-		v := acc[k]
-		if _, err := st.ExecContext(ctx, k.series, k.field, k.bucket, v.count, v.sum, v.min, v.max); err != nil {
-			return fmt.Errorf("write rollups: %w", err)
+	commit := func() error {
+		if tx == nil {
+			return nil
+		}
+		err := flush()
+		if err == nil {
+			err = tx.Commit()
+		}
+		chunk.Close()
+		tx.Rollback()
+		tx, inTx = nil, 0
+		return err
+	}
+	defer func() {
+		if tx != nil {
+			chunk.Close()
+			tx.Rollback()
+		}
+	}()
+	// Boxing a value into an interface allocates: the series, the field
+	// name and the bucket once each, not once per row.
+	bucketArg := any(b)
+	nameArgs := make([]any, len(names))
+	for _, id := range ids {
+		idArg := any(id)
+		for i := a.first[id]; i >= 0; {
+			e := a.at(i)
+			i = e.next
+			if nameArgs[e.field] == nil {
+				nameArgs[e.field] = names[e.field]
+			}
+			if tx == nil {
+				var err error
+				if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+				}
+				chunk = tx.StmtContext(ctx, s.rollupChunk)
+			}
+			args = append(args, idArg, nameArgs[e.field], bucketArg, e.count, e.sum, e.min, e.max)
+			inTx++
+			if len(args) == 7*rollupInsertChunk {
+				if err := flush(); err != nil {
+					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+				}
+			}
+			if inTx >= rollupTxRows {
+				if err := commit(); err != nil {
+					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+				}
+			}
 		}
 	}
-	return tx.Commit()
+	if err := commit(); err != nil {
+		return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+	}
+	return nil
 }
 
 // ApplyRetention deletes raw points and rollups older than their

@@ -5,6 +5,9 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
 
 	moderncsqlite "modernc.org/sqlite"
 )
@@ -23,23 +26,155 @@ func init() {
 	// Registered with the driver, so every connection opened later has it;
 	// the store's connections are opened in Open, after package init.
 	err := moderncsqlite.RegisterFunction(mergeFunc, &moderncsqlite.FunctionImpl{
-		NArgs:         2,
-		Deterministic: true,
+		// (old, new) merges; the store's writer adds (time, series, store)
+		// to learn of its overwrites (see overwriteLog). A driver holds
+		// one function per name, hence variadic.
+		NArgs: -1,
+		// Not deterministic: the five-argument form records the call.
+		Deterministic: false,
 		// mergeFieldBlobs copies what it keeps, so the arguments may be
 		// SQLite's own memory: no copy per call.
 		VolatileArgs: true,
 		Scalar: func(_ *moderncsqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			if len(args) != 2 && len(args) != 5 {
+				return nil, fmt.Errorf("%s takes 2 or 5 arguments, not %d", mergeFunc, len(args))
+			}
 			old, _ := args[0].([]byte)
 			nw, ok := args[1].([]byte)
 			if !ok {
 				return nil, fmt.Errorf("%s: new fields are %T, not a blob", mergeFunc, args[1])
 			}
-			return mergeFieldBlobs(old, nw)
+			merged, err := mergeFieldBlobs(old, nw)
+			if err != nil || len(args) == 2 {
+				return merged, err
+			}
+			t, ok1 := args[2].(int64)
+			series, ok2 := args[3].(int64)
+			id, ok3 := args[4].(int64)
+			if !ok1 || !ok2 || !ok3 {
+				return nil, fmt.Errorf("%s: time, series and store are %T, %T, %T, not integers", mergeFunc, args[2], args[3], args[4])
+			}
+			if l, ok := overwriteLogs.Load(id); ok {
+				l.(*overwriteLog).note(series, t, old, nw)
+			}
+			return merged, nil
 		},
 	})
 	if err != nil {
 		panic(err)
 	}
+}
+
+// overwriteLogs maps a store's id to its log: the function is registered
+// once for the driver, so the SQL names the store by a number.
+var (
+	overwriteLogs sync.Map // int64 → *overwriteLog
+	storeIDs      atomic.Int64
+)
+
+// overwriteLog is what the merge function saw in the writer's current
+// transaction: for each conflicting row, how the merge changed the
+// point's numeric values. The writer applies it to the in-memory rollups
+// after the commit, and drops it if the transaction fails.
+type overwriteLog struct {
+	mu   sync.Mutex
+	recs []overwrite
+	adds []overwriteAdd
+	keys []byte
+}
+
+type overwrite struct {
+	series, time int64
+	// exact: the merge only added values (adds0:adds1 of adds), which an
+	// accumulator can take; else a value changed or went away, and the
+	// bucket is recomputed from raw points.
+	exact        bool
+	adds0, adds1 int32
+}
+
+type overwriteAdd struct {
+	key0, key1 int32 // the field key in keys
+	v          float64
+}
+
+func (l *overwriteLog) note(series, t int64, old, nw []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec := overwrite{series: series, time: t, adds0: int32(len(l.adds))}
+	rec.exact = overwriteDelta(old, nw, func(key []byte, v float64) {
+		l.adds = append(l.adds, overwriteAdd{key0: int32(len(l.keys)), key1: int32(len(l.keys) + len(key)), v: v})
+		l.keys = append(l.keys, key...)
+	})
+	rec.adds1 = int32(len(l.adds))
+	l.recs = append(l.recs, rec)
+}
+
+func (l *overwriteLog) reset() {
+	l.mu.Lock()
+	l.recs, l.adds, l.keys = l.recs[:0], l.adds[:0], l.keys[:0]
+	l.mu.Unlock()
+}
+
+// overwriteDelta tells how merging nw into old (as mergeFieldBlobs does)
+// changes the point's numeric values: it calls add for each value the
+// merged point has in addition, and returns false if a value changes or
+// goes away, which an accumulator cannot take back (min, max). A replay
+// of the same values changes nothing.
+func overwriteDelta(old, nw []byte, add func(key []byte, v float64)) bool {
+	var arr [16]field
+	news := arr[:0]
+	n, k := binary.Uvarint(nw)
+	if k <= 0 {
+		return false
+	}
+	for rest := nw[k:]; n > 0; n-- {
+		f, next, err := nextField(rest)
+		if err != nil {
+			return false
+		}
+		news = append(news, f)
+		rest = next
+	}
+	var usedArr [16]bool
+	used := usedArr[:]
+	if len(news) > len(used) {
+		used = make([]bool, len(news))
+	}
+	on, k := binary.Uvarint(old)
+	if k <= 0 {
+		return false
+	}
+	for rest := old[k:]; on > 0; on-- {
+		f, next, err := nextField(rest)
+		if err != nil {
+			return false
+		}
+		rest = next
+		// The first new field of the key replaces it, as in
+		// mergeFieldBlobs.
+		for i := range news {
+			if !bytes.Equal(news[i].key, f.key) {
+				continue
+			}
+			used[i] = true
+			ov, oldNum := numeric(f.kind, f.num)
+			nv, newNum := numeric(news[i].kind, news[i].num)
+			switch {
+			case oldNum && newNum && math.Float64bits(ov) == math.Float64bits(nv):
+			case oldNum:
+				return false
+			case newNum:
+				add(news[i].key, nv)
+			}
+			break
+		}
+	}
+	for i := range news {
+		if v, ok := numeric(news[i].kind, news[i].num); ok && !used[i] {
+			add(news[i].key, v)
+		}
+	}
+	return true
 }
 
 // mergeFieldBlobs returns a new blob with old's fields in their order, a

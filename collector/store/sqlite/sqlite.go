@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +62,12 @@ type Options struct {
 	RollupRetention time.Duration // default 2 years
 	// MaxBatchPoints caps one group-commit transaction.
 	MaxBatchPoints int
-	Logger         *slog.Logger
+	// MaxRollupEntries caps the in-memory rollups, in fields of a series
+	// in a bucket (about 40 bytes each; a bucket at 10,000 agents is some
+	// 3 million); past it a bucket is rolled up from raw points. Default
+	// 8 million; negative: every bucket from raw points.
+	MaxRollupEntries int
+	Logger           *slog.Logger
 }
 
 const rollupStep = 5 * time.Minute
@@ -77,14 +84,20 @@ type Store struct {
 
 	wm atomic.Int64 // end of the last rolled-up bucket (Unix ns)
 
+	id          int64     // names the store to the merge function
 	insertChunk *sql.Stmt // a full chunk of rows, prepared once
+	rollupChunk *sql.Stmt // a full chunk of rollup rows
 	args        []any     // the writer's argument buffer
+	ov          overwriteLog
 
 	mu     sync.Mutex
 	series map[string]int64 // series key → id
-	// dirtyFrom is the oldest data time written below the rollup
-	// watermark since the last rollup run (0 = none).
-	dirtyFrom int64
+
+	rmu  sync.Mutex
+	roll *rollupState
+	// rollMu makes Rollup runs one at a time: the watermark must not
+	// pass a bucket another run is still writing.
+	rollMu sync.Mutex
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -96,12 +109,18 @@ type Stats struct {
 	Points       uint64
 	CommitErrors uint64
 	Series       int
+	// Buckets rolled up from the accumulators and from raw points, and
+	// the fields in the accumulators now.
+	RollupMemoryBuckets uint64
+	RollupRawBuckets    uint64
+	RollupEntries       int
 }
 
 type encodedPoint struct {
 	key       []byte
 	siteID    int64
 	deviceID  int64
+	seriesID  int64 // set by the writer
 	row       *metric.Row
 	time      int64
 	fieldBlob []byte
@@ -122,6 +141,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatchPoints == 0 {
 		opts.MaxBatchPoints = 50000
+	}
+	if opts.MaxRollupEntries == 0 {
+		opts.MaxRollupEntries = 8_000_000
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -148,14 +170,53 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("read rollup watermark: %w", err)
 	}
 	s.wm.Store(wm)
-	if s.insertChunk, err = db.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+	s.roll = newRollupState(wm, opts.MaxRollupEntries, opts.Logger)
+	if err := s.distrustStoredBuckets(ctx, wm); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.id = storeIDs.Add(1)
+	if s.insertChunk, err = db.PrepareContext(ctx, insertSQL(insertChunk, s.id)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare point insert: %w", err)
 	}
+	if s.rollupChunk, err = db.PrepareContext(ctx, rollupInsertSQL(rollupInsertChunk)); err != nil {
+		s.insertChunk.Close()
+		db.Close()
+		return nil, fmt.Errorf("prepare rollup insert: %w", err)
+	}
+	overwriteLogs.Store(s.id, &s.ov)
 	s.wg.Add(2)
 	go s.writer()
 	go s.maintain()
 	return s, nil
+}
+
+// distrustStoredBuckets marks every bucket not rolled up yet that has
+// points already (from before a restart) for the raw recompute: its
+// accumulator would miss them. An index seek per bucket; normally the few
+// since the last rollup, plus any an agent with its clock ahead wrote.
+func (s *Store) distrustStoredBuckets(ctx context.Context, wm int64) error {
+	from := wm
+	if wm == 0 { // never rolled up: all of them
+		from = math.MinInt64
+	}
+	step := rollupStep.Nanoseconds()
+	for {
+		var t sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT min(time) FROM points WHERE time >= ?`, from).Scan(&t); err != nil {
+			return fmt.Errorf("find buckets written before start: %w", err)
+		}
+		if !t.Valid {
+			return nil
+		}
+		b := bucketOf(t.Int64)
+		s.roll.markDirty(b)
+		if s.roll.off || b > math.MaxInt64-step {
+			return nil
+		}
+		from = b + step
+	}
 }
 
 func (s *Store) loadSeries(ctx context.Context) error {
@@ -186,6 +247,9 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	st.Series = len(s.series)
 	s.mu.Unlock()
+	s.rmu.Lock()
+	st.RollupEntries = s.roll.entries
+	s.rmu.Unlock()
 	return st
 }
 
@@ -266,9 +330,11 @@ const insertChunk = 100 // rows per INSERT statement
 // insertSQL inserts rows; a point already stored at the same series and
 // time (or earlier in the same statement) gets the fields merged, a field
 // written again taking the later value, as InfluxDB does (see merge.go).
-func insertSQL(rows int) string {
+// The merge also tells the store (by its id) of the overwrite, for the
+// in-memory rollups.
+func insertSQL(rows int, store int64) string {
 	return "INSERT INTO points(time, series_id, fields) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?),", rows), ",") +
-		" ON CONFLICT(time, series_id) DO UPDATE SET fields = " + mergeFunc + "(points.fields, excluded.fields)"
+		" ON CONFLICT(time, series_id) DO UPDATE SET fields = " + mergeFunc + "(points.fields, excluded.fields, excluded.time, excluded.series_id, " + strconv.FormatInt(store, 10) + ")"
 }
 
 func (s *Store) commit(batch []*writeReq) {
@@ -283,6 +349,14 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 	}
 	s.statsMu.Unlock()
+	if err == nil {
+		// Before the replies: a Rollup after a Write sees its points.
+		s.rmu.Lock()
+		s.ov.mu.Lock()
+		s.roll.applyCommitted(batch, &s.ov)
+		s.ov.mu.Unlock()
+		s.rmu.Unlock()
+	}
 	if err != nil {
 		s.log.Error("store commit failed", "err", err)
 		// New series ids from the failed transaction are gone with it.
@@ -305,9 +379,8 @@ func (s *Store) commitTx(batch []*writeReq) error {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer tx.Rollback()
+	s.ov.reset()
 
-	watermark := s.wm.Load()
-	var minLate int64
 	args := s.args[:0]
 	defer func() { s.args = args[:0] }()
 	var insSeries *sql.Stmt
@@ -321,7 +394,7 @@ func (s *Store) commitTx(batch []*writeReq) error {
 		case insertChunk:
 			_, err = chunkStmt.ExecContext(ctx, args...)
 		default:
-			_, err = tx.ExecContext(ctx, insertSQL(n), args...)
+			_, err = tx.ExecContext(ctx, insertSQL(n, s.id), args...)
 		}
 		clear(args)
 		args = args[:0]
@@ -352,9 +425,7 @@ func (s *Store) commitTx(batch []*writeReq) error {
 				s.series[string(p.key)] = id
 				s.mu.Unlock()
 			}
-			if p.time < watermark && (minLate == 0 || p.time < minLate) {
-				minLate = p.time
-			}
+			p.seriesID = id
 			args = append(args, p.time, id, p.fieldBlob)
 			if len(args) == 3*insertChunk {
 				if err := flush(); err != nil {
@@ -369,13 +440,6 @@ func (s *Store) commitTx(batch []*writeReq) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit points: %w", err)
 	}
-	if minLate != 0 {
-		s.mu.Lock()
-		if s.dirtyFrom == 0 || minLate < s.dirtyFrom {
-			s.dirtyFrom = minLate
-		}
-		s.mu.Unlock()
-	}
 	return nil
 }
 
@@ -383,7 +447,9 @@ func (s *Store) commitTx(batch []*writeReq) error {
 func (s *Store) Close() error {
 	close(s.done)
 	s.wg.Wait()
+	overwriteLogs.Delete(s.id)
 	s.insertChunk.Close()
+	s.rollupChunk.Close()
 	return s.db.Close()
 }
 
