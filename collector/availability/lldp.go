@@ -48,6 +48,19 @@ type lldpVal struct {
 type lldpBook struct {
 	mu      sync.Mutex
 	pending map[lldpKey]lldpVal
+	// known are the links stored by this process with their chassis; rev
+	// counts flushes that stored a link not known before or with another
+	// chassis (LLDPRevision).
+	known map[lldpKey]string
+	rev   int64
+}
+
+// LLDPRevision changes when LLDP reported a new link (or a new chassis
+// on one): the parent sync skips when neither it nor the devices changed.
+func (e *Engine) LLDPRevision() int64 {
+	e.lldp.mu.Lock()
+	defer e.lldp.mu.Unlock()
+	return e.lldp.rev
 }
 
 // noteLLDP records the snmp_lldp points of a batch. It is on the write
@@ -129,6 +142,17 @@ func (e *Engine) flushLLDP(ctx context.Context) error {
 		e.lldp.mu.Unlock()
 		return fmt.Errorf("availability: store LLDP neighbours: %w", err)
 	}
+	e.lldp.mu.Lock()
+	if e.lldp.known == nil {
+		e.lldp.known = map[lldpKey]string{}
+	}
+	for k, v := range pending {
+		if c, ok := e.lldp.known[k]; !ok || c != v.chassis {
+			e.lldp.known[k] = v.chassis
+			e.lldp.rev++
+		}
+	}
+	e.lldp.mu.Unlock()
 	return nil
 }
 

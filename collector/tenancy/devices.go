@@ -234,21 +234,43 @@ func (d *Directory) queryDevices(ctx context.Context, where string, args ...any)
 	}
 	defer rows.Close()
 	var out []Device
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	var lasts []int64
 	for rows.Next() {
 		var dev Device
 		var first, last int64
 		if err := rows.Scan(&dev.ID, &dev.SiteID, &dev.Site, &dev.Name, &dev.Class, &dev.Parent, &first, &last); err != nil {
 			return nil, fmt.Errorf("list devices: %w", err)
 		}
-		if ns := d.dirty[dev.ID]; ns > last {
-			last = ns
-		}
-		dev.First, dev.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		dev.First = time.Unix(0, first).UTC()
 		out = append(out, dev)
+		lasts = append(lasts, last)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	// The unsaved last-seen times, under the lock only after the scan:
+	// the write path takes it for every device it sees.
+	d.mu.Lock()
+	for i := range out {
+		if ns := d.dirty[out[i].ID]; ns > lasts[i] {
+			lasts[i] = ns
+		}
+	}
+	d.mu.Unlock()
+	for i := range out {
+		out[i].LastSeen = time.Unix(0, lasts[i]).UTC()
+	}
+	return out, nil
+}
+
+// DevicesRevision changes whenever a device is added or removed or its
+// name, class or parent changes, in this process or another.
+func (d *Directory) DevicesRevision(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT n FROM device_revision WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read device revision: %w", err)
+	}
+	return n, nil
 }
 
 // ErrInvalidParent is returned for a parent that would make a device

@@ -107,6 +107,15 @@ CREATE TRIGGER sites_auth_upd AFTER UPDATE ON sites BEGIN UPDATE auth_revision S
 CREATE TRIGGER sites_auth_del AFTER DELETE ON sites BEGIN UPDATE auth_revision SET n = n + 1; END;
 CREATE TRIGGER municipalities_auth_upd AFTER UPDATE ON municipalities BEGIN UPDATE auth_revision SET n = n + 1; END;
 CREATE TRIGGER municipalities_auth_del AFTER DELETE ON municipalities BEGIN UPDATE auth_revision SET n = n + 1; END;
+`}, {Version: 3, SQL: `
+-- Bumped by every change of what device parents are derived from, so
+-- that the collector's minutely parent sync (which reads every device)
+-- can skip when nothing changed, also when the CLI changed it.
+CREATE TABLE device_revision(id INTEGER PRIMARY KEY CHECK(id = 1), n INTEGER NOT NULL);
+INSERT INTO device_revision VALUES(1, 0);
+CREATE TRIGGER devices_rev_ins AFTER INSERT ON devices BEGIN UPDATE device_revision SET n = n + 1; END;
+CREATE TRIGGER devices_rev_del AFTER DELETE ON devices BEGIN UPDATE device_revision SET n = n + 1; END;
+CREATE TRIGGER devices_rev_upd AFTER UPDATE OF site_id, name, class, parent ON devices BEGIN UPDATE device_revision SET n = n + 1; END;
 `}}
 
 // Directory is the tenancy database: municipalities, sites, devices, tokens.

@@ -7,11 +7,13 @@ package avserver
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/schulmon/schulmon/collector/alerting"
 	"github.com/schulmon/schulmon/collector/availability"
 	"github.com/schulmon/schulmon/collector/server"
+	"github.com/schulmon/schulmon/collector/tenancy"
 )
 
 // Attached are the parts Attach created.
@@ -97,18 +99,61 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 		return err
 	})
 	// Parents: an operator's (devices.parent: CLI, API) or else from LLDP.
-	syncParents := func(ctx context.Context, _ time.Time) error {
-		devs, err := s.Dir.AllDevices(ctx)
-		if err != nil {
-			return err
-		}
-		return eng.SyncDevices(ctx, devs)
-	}
+	ps := &parentSync{dir: s.Dir, eng: eng}
+	syncParents := func(ctx context.Context, now time.Time) error { return ps.run(ctx, now, true) }
 	if err := syncParents(ctx, time.Now()); err != nil {
 		return nil, err
 	}
-	s.AddJob("availability-parents", time.Minute, syncParents)
+	s.AddJob("availability-parents", time.Minute, func(ctx context.Context, now time.Time) error { return ps.run(ctx, now, false) })
 	s.API.ParentsChanged = func(ctx context.Context) error { return syncParents(ctx, time.Now()) }
 	(&availability.HTTP{DB: s.MetaDB, Sites: s.Dir, Engine: eng, TZ: loc}).Routes(s.Mux, s.Authenticate)
 	return &Attached{Engine: eng, Alerts: mgr}, nil
+}
+
+// parentFullSync is how often the parents are derived again even though
+// neither the devices nor the LLDP links changed: old LLDP links expire.
+const parentFullSync = 10 * time.Minute
+
+// parentSync derives device parents from every device and the LLDP
+// links; at 10,000 schools that reads 300,000 devices, so the minutely
+// run skips while neither changed (a CLI change bumps the devices'
+// revision too, so it still applies within a minute).
+type parentSync struct {
+	dir interface {
+		DevicesRevision(ctx context.Context) (int64, error)
+		AllDevices(ctx context.Context) ([]tenancy.Device, error)
+	}
+	eng *availability.Engine
+
+	mu       sync.Mutex
+	synced   bool
+	devRev   int64
+	lldpRev  int64
+	lastFull time.Time
+	runs     int // full syncs, for tests
+}
+
+func (p *parentSync) run(ctx context.Context, now time.Time, force bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	devRev, err := p.dir.DevicesRevision(ctx)
+	if err != nil {
+		return err
+	}
+	lldpRev := p.eng.LLDPRevision()
+	if !force && p.synced && devRev == p.devRev && lldpRev == p.lldpRev && now.Sub(p.lastFull) < parentFullSync {
+		return nil
+	}
+	devs, err := p.dir.AllDevices(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.eng.SyncDevices(ctx, devs); err != nil {
+		return err
+	}
+	// The revisions as read before: a change since then (SyncDevices
+	// itself stores the links seen meanwhile) makes the next run sync.
+	p.synced, p.devRev, p.lldpRev, p.lastFull = true, devRev, lldpRev, now
+	p.runs++
+	return nil
 }
