@@ -21,6 +21,13 @@ type BatchObserver interface {
 // maxMerge bounds how many batches one ObserveBatches call gets.
 const maxMerge = 512
 
+// maxAsyncMerge is the smaller bound for asynchronous observers: nobody
+// waits for their calls, and a call is one transaction on the metadata
+// database, whose other writers (device registration, which write
+// requests do wait for) queue behind it. 512 first writes of new schools
+// were some 30,000 inserts, half a second of holding the lock.
+const maxAsyncMerge = 64
+
 // asyncQueue bounds the batches waiting for an asynchronous observer:
 // about 15 s of 10,000 agents' writes (some 10 KB each), so that the
 // transient after a collector start, when every object's state changes
@@ -32,9 +39,8 @@ const asyncQueue = 16384
 // writers wait), so that it adds nothing to write latency. Readers that
 // need its state call Sync; judges of silence use PendingSince.
 func (h *Handler) AddAsyncObserver(o BatchObserver) {
-	m := &merger{obs: o, ch: make(chan *observeReq, asyncQueue), done: make(chan struct{})}
+	m := &merger{obs: o, ch: make(chan *observeReq, asyncQueue), done: make(chan struct{}), async: true, merge: maxAsyncMerge}
 	go m.run()
-	m.async = true
 	h.observers = append(h.observers, o)
 	h.mergers = append(h.mergers, m)
 }
@@ -45,6 +51,7 @@ type merger struct {
 	ch    chan *observeReq
 	done  chan struct{}
 	async bool
+	merge int // batches per call at most
 
 	mu     sync.RWMutex
 	closed bool
@@ -61,7 +68,7 @@ type observeReq struct {
 }
 
 func newMerger(o BatchObserver) *merger {
-	m := &merger{obs: o, ch: make(chan *observeReq, maxMerge), done: make(chan struct{})}
+	m := &merger{obs: o, ch: make(chan *observeReq, maxMerge), done: make(chan struct{}), merge: maxMerge}
 	go m.run()
 	return m
 }
@@ -155,12 +162,12 @@ func (m *merger) barrier(ctx context.Context) error {
 
 func (m *merger) run() {
 	defer close(m.done)
-	reqs := make([]*observeReq, 0, maxMerge)
-	batches := make([]*Batch, 0, maxMerge)
+	reqs := make([]*observeReq, 0, m.merge)
+	batches := make([]*Batch, 0, m.merge)
 	for r := range m.ch {
 		reqs = append(reqs[:0], r)
 	fill:
-		for len(reqs) < maxMerge {
+		for len(reqs) < m.merge {
 			select {
 			case r, ok := <-m.ch:
 				if !ok {
