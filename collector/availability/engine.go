@@ -1077,40 +1077,62 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 // collector alive until now. After a crash, the time since the last
 // checkpoint is a monitoring gap (unknown), never downtime.
 func (e *Engine) Checkpoint(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := e.cfg.Now()
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("availability: checkpoint: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE av_objects SET segs=? WHERE id=?`)
-	if err != nil {
-		return fmt.Errorf("availability: checkpoint: %w", err)
-	}
-	defer stmt.Close()
-	var written []*objState
-	for _, st := range e.list {
-		if !st.dirty {
-			continue
+	// In chunks, each encoded under the engine's lock and written without
+	// it, in a transaction of its own: at 10,000 schools every one of
+	// 300,000 objects is dirty each minute, and one transaction for all
+	// held the metadata database (and the engine) for over ten seconds.
+	for i := 0; ; {
+		type rec struct {
+			st   *objState
+			segs []byte
 		}
-		if _, err := stmt.ExecContext(ctx, encodeSegs(st.segs), st.ID); err != nil {
-			return fmt.Errorf("availability: checkpoint %s: %w", st.Name(), err)
+		var chunk []rec
+		e.mu.Lock()
+		for ; i < len(e.list) && len(chunk) < checkpointTxRows; i++ {
+			if st := e.list[i]; st.dirty {
+				chunk = append(chunk, rec{st, encodeSegs(st.segs)})
+				st.dirty = false // set again by any change from now on
+			}
 		}
-		written = append(written, st)
+		e.mu.Unlock()
+		if len(chunk) == 0 {
+			break
+		}
+		err := func() error {
+			tx, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			stmt, err := tx.PrepareContext(ctx, `UPDATE av_objects SET segs=? WHERE id=?`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for _, r := range chunk {
+				if _, err := stmt.ExecContext(ctx, r.segs, r.st.ID); err != nil {
+					return fmt.Errorf("%s: %w", r.st.Name(), err)
+				}
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			e.mu.Lock()
+			for _, r := range chunk {
+				r.st.dirty = true
+			}
+			e.mu.Unlock()
+			return fmt.Errorf("availability: checkpoint: %w", err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE av_runs SET alive_ms=? WHERE id=?`, ms(now), e.runID); err != nil {
+	if _, err := e.db.ExecContext(ctx, `UPDATE av_runs SET alive_ms=? WHERE id=?`, ms(e.cfg.Now()), e.runID); err != nil {
 		return fmt.Errorf("availability: checkpoint: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("availability: checkpoint: commit: %w", err)
-	}
-	for _, st := range written {
-		st.dirty = false
 	}
 	return nil
 }
+
+// checkpointTxRows bounds the objects of one checkpoint transaction.
+var checkpointTxRows = 2000
 
 // Close checkpoints and records a clean stop of this collector run.
 func (e *Engine) Close(ctx context.Context) error {

@@ -3,6 +3,7 @@ package availability
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -268,6 +269,37 @@ func TestCrashAfterCheckpointIsGap(t *testing.T) {
 	s := h.spans("srv1")
 	if len(s) != 1 || s[0].State != StateUnknown || s[0].Start != ms(t0.Add(70*time.Second)) || s[0].End != ms(t0.Add(11*time.Minute)) {
 		t.Fatalf("spans %+v, want unknown from the first missed heartbeat after the checkpoint to the restart", s)
+	}
+}
+
+// TestCheckpointInChunks: a checkpoint written in several transactions
+// (as at 10,000 schools) still saves every object's evidence.
+func TestCheckpointInChunks(t *testing.T) {
+	old := checkpointTxRows
+	checkpointTxRows = 3
+	defer func() { checkpointTxRows = old }()
+	h := newHarness(t, t0, Config{})
+	var names []string
+	for i := 0; i < 10; i++ {
+		srv := info(fmt.Sprintf("srv%d", i), "server")
+		names = append(names, srv.Device)
+		h.live(srv, SignalHeartbeat, true, t0, t0.Add(time.Minute), 10*time.Second)
+	}
+	if err := h.e.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Set(t0.Add(11 * time.Minute))
+	h.open() // a crash after the checkpoint
+	var beats []Signal
+	for _, n := range names {
+		beats = append(beats, Signal{Object: info(n, "server"), Time: h.clk.Now(), Kind: SignalHeartbeat, OK: true})
+	}
+	h.observe(beats...)
+	for _, n := range names {
+		s := h.spans(n)
+		if len(s) != 1 || s[0].State != StateUnknown || s[0].Start != ms(t0.Add(70*time.Second)) || s[0].End != ms(h.clk.Now()) {
+			t.Fatalf("%s: spans %+v, want unknown from the first missed heartbeat after the checkpoint", n, s)
+		}
 	}
 }
 
