@@ -44,9 +44,8 @@ func init() {
 			if !ok {
 				return nil, fmt.Errorf("%s: new fields are %T, not a blob", mergeFunc, args[1])
 			}
-			merged, err := mergeFieldBlobs(old, nw)
-			if err != nil || len(args) == 2 {
-				return merged, err
+			if len(args) == 2 {
+				return mergeFieldBlobs(old, nw)
 			}
 			t, ok1 := args[2].(int64)
 			series, ok2 := args[3].(int64)
@@ -55,9 +54,9 @@ func init() {
 				return nil, fmt.Errorf("%s: time, series and store are %T, %T, %T, not integers", mergeFunc, args[2], args[3], args[4])
 			}
 			if l, ok := overwriteLogs.Load(id); ok {
-				l.(*overwriteLog).note(series, t, old, nw)
+				return l.(*overwriteLog).merge(series, t, old, nw)
 			}
-			return merged, nil
+			return mergeFieldBlobs(old, nw)
 		},
 	})
 	if err != nil {
@@ -97,16 +96,22 @@ type overwriteAdd struct {
 	v          float64
 }
 
-func (l *overwriteLog) note(series, t int64, old, nw []byte) {
+// merge merges the fields of an overwrite and records what it changed.
+func (l *overwriteLog) merge(series, t int64, old, nw []byte) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec := overwrite{series: series, time: t, adds0: int32(len(l.adds))}
-	rec.exact = overwriteDelta(old, nw, func(key []byte, v float64) {
+	merged, exact, err := mergeFields(old, nw, func(key []byte, v float64) {
 		l.adds = append(l.adds, overwriteAdd{key0: int32(len(l.keys)), key1: int32(len(l.keys) + len(key)), v: v})
 		l.keys = append(l.keys, key...)
 	})
+	if err != nil {
+		return nil, err
+	}
+	rec.exact = exact
 	rec.adds1 = int32(len(l.adds))
 	l.recs = append(l.recs, rec)
+	return merged, nil
 }
 
 func (l *overwriteLog) reset() {
@@ -115,88 +120,41 @@ func (l *overwriteLog) reset() {
 	l.mu.Unlock()
 }
 
-// overwriteDelta tells how merging nw into old (as mergeFieldBlobs does)
-// changes the point's numeric values: it calls add for each value the
-// merged point has in addition, and returns false if a value changes or
-// goes away, which an accumulator cannot take back (min, max). A replay
-// of the same values changes nothing.
-func overwriteDelta(old, nw []byte, add func(key []byte, v float64)) bool {
-	var arr [16]field
-	news := arr[:0]
-	n, k := binary.Uvarint(nw)
-	if k <= 0 {
-		return false
-	}
-	for rest := nw[k:]; n > 0; n-- {
-		f, next, err := nextField(rest)
-		if err != nil {
-			return false
-		}
-		news = append(news, f)
-		rest = next
-	}
-	var usedArr [16]bool
-	used := usedArr[:]
-	if len(news) > len(used) {
-		used = make([]bool, len(news))
-	}
-	on, k := binary.Uvarint(old)
-	if k <= 0 {
-		return false
-	}
-	for rest := old[k:]; on > 0; on-- {
-		f, next, err := nextField(rest)
-		if err != nil {
-			return false
-		}
-		rest = next
-		// The first new field of the key replaces it, as in
-		// mergeFieldBlobs.
-		for i := range news {
-			if !bytes.Equal(news[i].key, f.key) {
-				continue
-			}
-			used[i] = true
-			ov, oldNum := numeric(f.kind, f.num)
-			nv, newNum := numeric(news[i].kind, news[i].num)
-			switch {
-			case oldNum && newNum && math.Float64bits(ov) == math.Float64bits(nv):
-			case oldNum:
-				return false
-			case newNum:
-				add(news[i].key, nv)
-			}
-			break
-		}
-	}
-	for i := range news {
-		if v, ok := numeric(news[i].kind, news[i].num); ok && !used[i] {
-			add(news[i].key, v)
-		}
-	}
-	return true
-}
-
 // mergeFieldBlobs returns a new blob with old's fields in their order, a
 // field that nw has too taken from nw in place, then nw's other fields in
 // their order, as the ingest merges the lines of one request. A corrupt
 // stored blob is replaced by nw (the old behaviour) rather than failing
 // the whole group commit; a corrupt nw is an error.
 func mergeFieldBlobs(old, nw []byte) ([]byte, error) {
+	merged, _, err := mergeFields(old, nw, nil)
+	return merged, err
+}
+
+// mergeFields merges as mergeFieldBlobs does. With add it also tells how
+// the merge changed the point's numeric values, in the same pass over
+// the fields: add is called for each value the merged point has in
+// addition, and exact is false if one of old's values changed or went
+// away, which an accumulator cannot take back (min, max). A replay of the
+// same values changes nothing.
+func mergeFields(old, nw []byte, add func(key []byte, v float64)) (merged []byte, exact bool, err error) {
 	// The new point's fields, usually a handful: a linear search over a
 	// stack array beats a map.
-	var arr [16]struct{ key, enc []byte }
+	type newField struct {
+		f   field
+		enc []byte
+	}
+	var arr [16]newField
 	news := arr[:0]
 	n, k := binary.Uvarint(nw)
 	if k <= 0 {
-		return nil, errCorrupt
+		return nil, false, errCorrupt
 	}
 	for rest := nw[k:]; n > 0; n-- {
 		f, next, err := nextField(rest)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		news = append(news, struct{ key, enc []byte }{f.key, rest[:len(rest)-len(next)]})
+		news = append(news, newField{f, rest[:len(rest)-len(next)]})
 		rest = next
 	}
 	var usedArr [16]bool
@@ -211,21 +169,35 @@ func mergeFieldBlobs(old, nw []byte) ([]byte, error) {
 	count := uint64(0)
 	on, k := binary.Uvarint(old)
 	if k <= 0 {
-		return append([]byte(nil), nw...), nil
+		return append([]byte(nil), nw...), false, nil
 	}
+	exact = add != nil
 	for rest := old[k:]; on > 0; on-- {
 		f, next, err := nextField(rest)
 		if err != nil {
-			return append([]byte(nil), nw...), nil
+			return append([]byte(nil), nw...), false, nil
 		}
 		enc := rest[:len(rest)-len(next)]
 		rest = next
 		for i := range news {
-			if bytes.Equal(news[i].key, f.key) {
-				enc = news[i].enc
-				used[i] = true
-				break
+			nf := &news[i].f
+			if !bytes.Equal(nf.key, f.key) {
+				continue
 			}
+			enc = news[i].enc
+			used[i] = true
+			if exact {
+				ov, oldNum := numeric(f.kind, f.num)
+				nv, newNum := numeric(nf.kind, nf.num)
+				switch {
+				case oldNum && newNum && math.Float64bits(ov) == math.Float64bits(nv):
+				case oldNum:
+					exact = false
+				case newNum:
+					add(nf.key, nv)
+				}
+			}
+			break
 		}
 		out = append(out, enc...)
 		count++
@@ -234,10 +206,15 @@ func mergeFieldBlobs(old, nw []byte) ([]byte, error) {
 		if !used[i] {
 			out = append(out, news[i].enc...)
 			count++
+			if exact {
+				if v, ok := numeric(news[i].f.kind, news[i].f.num); ok {
+					add(news[i].f.key, v)
+				}
+			}
 		}
 	}
 	var cnt [pre]byte
 	k = binary.PutUvarint(cnt[:], count)
 	copy(out[pre-k:pre], cnt[:k])
-	return out[pre-k:], nil
+	return out[pre-k:], exact, nil
 }

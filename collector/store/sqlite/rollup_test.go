@@ -520,9 +520,9 @@ func TestRollupConcurrentWithWrites(t *testing.T) {
 	}
 }
 
-// TestOverwriteDelta checks what the merge reports of an overwrite
-// against the raw values of the merged point.
-func TestOverwriteDelta(t *testing.T) {
+// TestMergeFieldsDelta checks what the merge reports of an overwrite's
+// change to the point's numeric values.
+func TestMergeFieldsDelta(t *testing.T) {
 	enc := func(fields string) []byte {
 		var p metric.Parser
 		if err := p.Parse([]byte("m "+fields), metric.PrecisionNS, 0); err != nil {
@@ -544,14 +544,17 @@ func TestOverwriteDelta(t *testing.T) {
 		{"a=1,a=1", "a=1,a=2", true, "a=2"}, // the second a is appended, as mergeFieldBlobs does
 	} {
 		var adds []string
-		exact := overwriteDelta(enc(c.old), enc(c.nw), func(key []byte, v float64) {
+		_, exact, err := mergeFields(enc(c.old), enc(c.nw), func(key []byte, v float64) {
 			adds = append(adds, fmt.Sprintf("%s=%g", key, v))
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if exact != c.exact || (exact && strings.Join(adds, " ") != c.adds) {
 			t.Errorf("%s then %s: exact %v adds %q, want %v %q", c.old, c.nw, exact, adds, c.exact, c.adds)
 		}
 	}
-	if overwriteDelta([]byte{3, 1, 'a'}, enc("a=1"), func([]byte, float64) {}) {
+	if _, exact, _ := mergeFields([]byte{3, 1, 'a'}, enc("a=1"), func([]byte, float64) {}); exact {
 		t.Error("a corrupt stored blob is replaced: not an exact delta")
 	}
 }
