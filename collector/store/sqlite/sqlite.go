@@ -86,6 +86,13 @@ type Store struct {
 
 	id          int64     // names the store to the merge function
 	insertChunk *sql.Stmt // a full chunk of rows, prepared once
+	seriesChunk *sql.Stmt // a full chunk of new series, prepared once
+	// nextSeries is the id the next new series gets. The writer assigns
+	// ids itself (only this process writes the series table), so that a
+	// write's new series go in multi-row inserts: at a district's first
+	// contact, 500,000 series created one INSERT … RETURNING at a time
+	// were 40 % of the writer's time.
+	nextSeries int64
 	rollupChunk *sql.Stmt // a full chunk of rollup rows
 	args        []any     // the writer's argument buffer
 	ov          overwriteLog
@@ -180,7 +187,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("prepare point insert: %w", err)
 	}
+	if s.seriesChunk, err = db.PrepareContext(ctx, seriesInsertSQL(seriesChunk)); err != nil {
+		s.insertChunk.Close()
+		db.Close()
+		return nil, fmt.Errorf("prepare series insert: %w", err)
+	}
 	if s.rollupChunk, err = db.PrepareContext(ctx, rollupInsertSQL(rollupInsertChunk)); err != nil {
+		s.seriesChunk.Close()
 		s.insertChunk.Close()
 		db.Close()
 		return nil, fmt.Errorf("prepare rollup insert: %w", err)
@@ -220,6 +233,7 @@ func (s *Store) distrustStoredBuckets(ctx context.Context, wm int64) error {
 }
 
 func (s *Store) loadSeries(ctx context.Context) error {
+	s.nextSeries = max(s.nextSeries, 1) // as SQLite's own ids, from 1
 	rows, err := s.db.QueryContext(ctx, `SELECT id, key FROM series`)
 	if err != nil {
 		return fmt.Errorf("load series: %w", err)
@@ -232,8 +246,15 @@ func (s *Store) loadSeries(ctx context.Context) error {
 			return fmt.Errorf("load series: %w", err)
 		}
 		s.series[string(key)] = id
+		s.nextSeries = max(s.nextSeries, id+1)
 	}
 	return rows.Err()
+}
+
+const seriesChunk = 100 // new series per INSERT statement
+
+func seriesInsertSQL(rows int) string {
+	return "INSERT INTO series(id, key, site_id, device_id, measurement, tags) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", rows), ",")
 }
 
 // DB exposes the database for tests and tools.
@@ -383,7 +404,23 @@ func (s *Store) commitTx(batch []*writeReq) error {
 
 	args := s.args[:0]
 	defer func() { s.args = args[:0] }()
-	var insSeries *sql.Stmt
+	var newSeries []any // arguments of the new series' rows
+	seriesStmt := tx.StmtContext(ctx, s.seriesChunk)
+	defer seriesStmt.Close()
+	flushSeries := func() error {
+		var err error
+		switch n := len(newSeries) / 6; n {
+		case 0:
+			return nil
+		case seriesChunk:
+			_, err = seriesStmt.ExecContext(ctx, newSeries...)
+		default:
+			_, err = tx.ExecContext(ctx, seriesInsertSQL(n), newSeries...)
+		}
+		clear(newSeries)
+		newSeries = newSeries[:0]
+		return err
+	}
 	chunkStmt := tx.StmtContext(ctx, s.insertChunk)
 	defer chunkStmt.Close()
 	flush := func() error {
@@ -407,23 +444,25 @@ func (s *Store) commitTx(batch []*writeReq) error {
 			id, ok := s.series[string(p.key)]
 			s.mu.Unlock()
 			if !ok {
-				if insSeries == nil {
-					if insSeries, err = tx.PrepareContext(ctx, `INSERT INTO series(key, site_id, device_id, measurement, tags) VALUES(?, ?, ?, ?, ?) RETURNING id`); err != nil {
-						return fmt.Errorf("prepare series insert: %w", err)
-					}
-					defer insSeries.Close()
-				}
 				tags := make(map[string]string, len(p.row.Tags))
 				for _, t := range p.row.Tags {
 					tags[string(t.Key)] = string(t.Value)
 				}
 				tj, _ := json.Marshal(tags)
-				if err := insSeries.QueryRowContext(ctx, p.key, p.siteID, p.deviceID, string(p.row.Measurement), string(tj)).Scan(&id); err != nil {
-					return fmt.Errorf("create series %s: %w", p.row.Measurement, err)
-				}
+				// In the map before the commit, so that the same new series
+				// later in this transaction gets the same id; a failed
+				// commit reloads the map (and nextSeries) from the file.
 				s.mu.Lock()
+				id = s.nextSeries
+				s.nextSeries++
 				s.series[string(p.key)] = id
 				s.mu.Unlock()
+				newSeries = append(newSeries, id, p.key, p.siteID, p.deviceID, string(p.row.Measurement), string(tj))
+				if len(newSeries) == 6*seriesChunk {
+					if err := flushSeries(); err != nil {
+						return fmt.Errorf("create series: %w", err)
+					}
+				}
 			}
 			p.seriesID = id
 			args = append(args, p.time, id, p.fieldBlob)
@@ -437,6 +476,9 @@ func (s *Store) commitTx(batch []*writeReq) error {
 	if err := flush(); err != nil {
 		return fmt.Errorf("insert points: %w", err)
 	}
+	if err := flushSeries(); err != nil {
+		return fmt.Errorf("create series: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit points: %w", err)
 	}
@@ -449,6 +491,7 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	overwriteLogs.Delete(s.id)
 	s.insertChunk.Close()
+	s.seriesChunk.Close()
 	s.rollupChunk.Close()
 	return s.db.Close()
 }

@@ -269,3 +269,55 @@ func TestMaintenanceInShortTransactions(t *testing.T) {
 		t.Errorf("%d rollup rows after retention, want 70 (the ancient 20 gone)", n)
 	}
 }
+
+// TestNewSeriesInChunksAndAfterRestart: the writer assigns series ids
+// itself and inserts new series a hundred per statement; after a restart
+// new series continue after the highest id, and every point reads back
+// under its own tags.
+func TestNewSeriesInChunksAndAfterRestart(t *testing.T) {
+	s, path := openTest(t)
+	ctx := context.Background()
+	lines := func(from, to int, v int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "cpu,cpu=c%d v=%d 100\n", i, v*1000+i)
+		}
+		return b.String()
+	}
+	if err := s.Write(ctx, rows(t, lines(0, 250, 1))); err != nil { // 2½ chunks in one commit
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err := Open(ctx, path, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(ctx, rows(t, lines(100, 400, 2))); err != nil { // 150 known, 150 new
+		t.Fatal(err)
+	}
+	var n, maxID int
+	if err := s.DB().QueryRow(`SELECT count(*), max(id) FROM series`).Scan(&n, &maxID); err != nil {
+		t.Fatal(err)
+	}
+	if n != 400 || maxID != 400 {
+		t.Fatalf("%d series, highest id %d; want 400 and 400", n, maxID)
+	}
+	got, err := s.Query(ctx, q("v", 0, 200, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 400 {
+		t.Fatalf("%d series read back, want 400", len(got))
+	}
+	for _, sr := range got {
+		i, _ := strconv.Atoi(strings.TrimPrefix(sr.Tags["cpu"], "c"))
+		want := 1000 + i
+		if i >= 100 {
+			want = 2000 + i
+		}
+		if len(sr.Samples) != 1 || sr.Samples[0].Value != float64(want) {
+			t.Fatalf("series %s: %+v, want one point %d", sr.Tags["cpu"], sr.Samples, want)
+		}
+	}
+}
