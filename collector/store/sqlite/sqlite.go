@@ -92,7 +92,7 @@ type Store struct {
 	// write's new series go in multi-row inserts: at a district's first
 	// contact, 500,000 series created one INSERT … RETURNING at a time
 	// were 40 % of the writer's time.
-	nextSeries int64
+	nextSeries  int64
 	rollupChunk *sql.Stmt // a full chunk of rollup rows
 	args        []any     // the writer's argument buffer
 	ov          overwriteLog

@@ -83,6 +83,10 @@ func TestExportThroughCollector(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("agent write: %s", resp.Status)
 	}
+	// The engine observes writes asynchronously.
+	if err := srv.Ingest.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := att.Engine.Tick(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
