@@ -342,7 +342,7 @@ func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
 	}
 	rcut := now.Add(-s.opts.RollupRetention).UnixNano()
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM rollups WHERE (series_id, field, bucket) IN (SELECT series_id, field, bucket FROM rollups WHERE bucket < ? LIMIT ?)`, rcut, retentionChunk)
+		res, err := s.db.ExecContext(ctx, rollupRetentionSQL, rcut, retentionChunk)
 		if err != nil {
 			return fmt.Errorf("delete rollups past retention: %w", err)
 		}
@@ -354,6 +354,9 @@ func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
 		}
 	}
 }
+
+// rollupRetentionSQL deletes one chunk of rollups older than a bucket.
+const rollupRetentionSQL = `DELETE FROM rollups WHERE (series_id, field, bucket) IN (SELECT series_id, field, bucket FROM rollups WHERE bucket < ? LIMIT ?)`
 
 // retentionChunk is how many rows one retention transaction deletes.
 var retentionChunk = 20000

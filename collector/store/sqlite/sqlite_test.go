@@ -321,3 +321,27 @@ func TestNewSeriesInChunksAndAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionUsesBucketIndex: the rollup retention finds old rows by
+// the bucket index instead of reading the whole table under the lock.
+func TestRetentionUsesBucketIndex(t *testing.T) {
+	s, _ := openTest(t)
+	defer s.Close()
+	rows, err := s.DB().Query(`EXPLAIN QUERY PLAN `+rollupRetentionSQL, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "rollups_bucket") {
+		t.Fatalf("rollup retention does not use the bucket index:\n%s", strings.Join(plan, "\n"))
+	}
+}
