@@ -233,6 +233,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 	drainUntil := produceUntil.Add(o.drain)
 	writeURL := coll.url + "api/v2/write?org=schulmon&bucket=schulmon&precision=ns"
 
+	// A compressor's state is about a megabyte: one per agent made the
+	// load generator itself 8 GB and slow; agents compress one at a time.
+	gzipWriters := sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 	mon := monitor(coll.cmd.Process.Pid, steadyFrom, produceUntil)
 	var wg sync.WaitGroup
 	for _, a := range agents {
@@ -245,7 +248,6 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 			next := start.Add(time.Duration(rng.Int64N(int64(o.interval))))
 			var enc []byte
 			var zbuf bytes.Buffer
-			zw := gzip.NewWriter(&zbuf)
 			retryAt := time.Time{}
 			backoff := time.Second
 			for {
@@ -275,9 +277,11 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					ts := next.Truncate(o.interval)
 					enc = loadgen.AppendRound(enc[:0], a.template, ts, start, rng)
 					zbuf.Reset()
+					zw := gzipWriters.Get().(*gzip.Writer)
 					zw.Reset(&zbuf)
 					zw.Write(enc)
 					zw.Close()
+					gzipWriters.Put(zw)
 					a.pending = append(a.pending, bytes.Clone(zbuf.Bytes()))
 					a.npoints = append(a.npoints, len(a.template))
 					a.ts = append(a.ts, ts.UnixNano())
