@@ -465,6 +465,7 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 		lt := &lazyTx{ctx: ctx, db: e.db}
 		defer lt.rollback()
 		touched := make(map[*objState]struct{})
+		now := ms(e.cfg.Now())
 		for i := range sigs {
 			s := &sigs[i]
 			if !e.inPartition(s.Object.SiteID) {
@@ -474,6 +475,11 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 			st, err := e.object(ctx, lt, s.Object, t)
 			if err != nil {
 				return err
+			}
+			n := len(st.segs)
+			var prev seg
+			if n > 0 {
+				prev = st.segs[n-1]
 			}
 			if s.Kind == SignalHeartbeat && !st.Heartbeat {
 				st.Heartbeat = true
@@ -487,9 +493,11 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 				}
 			}
 			e.apply(st, s, t)
+			if skipSync && onlyExtendsUp(st, n, prev, t, now) {
+				continue
+			}
 			touched[st] = struct{}{}
 		}
-		now := ms(e.cfg.Now())
 		list := make([]*objState, 0, len(touched))
 		for st := range touched {
 			list = append(list, st)
@@ -515,6 +523,32 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 	}
 	e.dispatch(ctx, events)
 	return nil
+}
+
+// skipSync enables onlyExtendsUp (tests compare with and without).
+var skipSync = true
+
+// onlyExtendsUp reports whether the sample just applied at t did nothing
+// but extend the object's latest run of good evidence (n segments before,
+// the last of them prev), with no outage or unknown span stored from
+// prev's end on, and t recent: then deriving the spans again gives the
+// stored ones, and the sync can wait for the tick (the object's next
+// check is not later than before). At 10,000 schools this is nearly every
+// signal, and deriving each was the engine's largest cost.
+func onlyExtendsUp(st *objState, n int, prev seg, t, now int64) bool {
+	if n == 0 || len(st.segs) != n || prev.Fail || prev.Certain || t < prev.E || now-t >= st.p.D {
+		return false
+	}
+	last := st.segs[n-1]
+	if last.Fail || last.Certain || last.S != prev.S || last.E != t {
+		return false
+	}
+	for _, sp := range st.spans {
+		if sp.End == 0 || sp.End >= prev.E {
+			return false
+		}
+	}
+	return true
 }
 
 // reset re-reads the state after a failed transaction so that memory and
