@@ -23,24 +23,9 @@ import (
 // host written and then read at once must be in the states the API
 // returns.
 func TestReadSeesAcknowledgedWrites(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := avserver.Attach(ctx, srv, cfg.Availability); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
+	ctx := context.Background()
+	srv, base, stop := startCollector(t)
+	defer stop()
 
 	site, err := srv.Dir.EnsureSite(ctx, "Moers", "gs-nord", "grundschule")
 	if err != nil {
@@ -89,4 +74,28 @@ func TestReadSeesAcknowledgedWrites(t *testing.T) {
 			t.Fatalf("write %d: host %s acknowledged but not in the states read right after (%d states)", i, host, len(states))
 		}
 	}
+}
+
+// startCollector runs a collector as serve assembles it (with the
+// availability engine) in a temporary data directory on a loopback port;
+// stop shuts it down gracefully and returns Run's error.
+func startCollector(t *testing.T) (srv *server.Server, base string, stop func() error) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := avserver.Attach(ctx, srv, cfg.Availability); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	return srv, "http://" + ln.Addr().String(), func() error { cancel(); return <-done }
 }
