@@ -86,13 +86,8 @@ type DeviceRef struct {
 // host and some thirty SNMP devices, and registering them one after the
 // other cost thirty commits in a row.
 func (d *Directory) RegisterDevices(ctx context.Context, siteID int64, refs []DeviceRef) error {
-	d.mu.Lock()
-	loaded := d.loaded[siteID]
-	d.mu.Unlock()
-	if !loaded {
-		if _, err := d.loadSite(ctx, siteID); err != nil {
-			return err
-		}
+	if _, err := d.loadSite(ctx, siteID); err != nil {
+		return err
 	}
 	var reqs []*regReq
 	var queued map[string]bool // made for the first new device only
