@@ -6,14 +6,22 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // maxCachedTokens bounds the cache; beyond it, it starts over.
 const maxCachedTokens = 1 << 18
 
+// authRevisionTTL is how long the auth revision read from the database is
+// trusted: the longest a token revoked (or a site changed) by another
+// process, the CLI, keeps working here. Changes made through this
+// Directory take effect at once. Reading the revision on every write was
+// 3 % of the collector's CPU at 10,000 schools.
+const authRevisionTTL = time.Second
+
 // authCache keeps the principals of tokens seen since the last change of
-// the auth revision, so that a write costs one single-row read instead of
-// a token and a site lookup (which capped the collector at a few hundred
+// the auth revision, so that a write costs a map lookup instead of a
+// token and a site lookup (which capped the collector at a few hundred
 // writes a second).
 type authCache struct {
 	stmtOnce sync.Once
@@ -23,9 +31,23 @@ type authCache struct {
 	mu     sync.Mutex
 	rev    int64
 	byHash map[[32]byte]*Principal
+	// readRev and readAt are the revision last read and when; readAt zero
+	// makes the next call read it.
+	readRev int64
+	readAt  time.Time
+	gen     uint64 // counts expire calls
 }
 
 func (c *authCache) revision(ctx context.Context, db *sql.DB) (int64, error) {
+	now := time.Now()
+	c.mu.Lock()
+	if !c.readAt.IsZero() && now.Sub(c.readAt) < authRevisionTTL {
+		rev := c.readRev
+		c.mu.Unlock()
+		return rev, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
 	c.stmtOnce.Do(func() {
 		c.stmt, c.stmtErr = db.PrepareContext(context.Background(), `SELECT n FROM auth_revision WHERE id = 1`)
 	})
@@ -36,7 +58,22 @@ func (c *authCache) revision(ctx context.Context, db *sql.DB) (int64, error) {
 	if err := c.stmt.QueryRowContext(ctx).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read auth revision: %w", err)
 	}
+	c.mu.Lock()
+	// Not after an expire during the read: the row may predate its change.
+	if c.gen == gen {
+		c.readRev, c.readAt = n, now
+	}
+	c.mu.Unlock()
 	return n, nil
+}
+
+// expire makes the next authentication read the revision again: this
+// process changed tokens or sites.
+func (c *authCache) expire() {
+	c.mu.Lock()
+	c.readAt = time.Time{}
+	c.gen++
+	c.mu.Unlock()
 }
 
 // get returns a copy of the cached principal, or nil. A new revision

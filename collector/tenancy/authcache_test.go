@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/schulmon/schulmon/collector/sqlitedb"
 )
 
 // TestAuthCacheFollowsOtherProcesses authenticates from the cache, then
 // changes tokens and sites through a second connection pool on the same
-// file, as the CLI (another process) does: each change must show in the
-// very next authentication.
+// file, as the CLI (another process) does: each change must show within
+// authRevisionTTL, and a revocation through the same Directory at once.
 func TestAuthCacheFollowsOtherProcesses(t *testing.T) {
 	ctx := context.Background()
 	d, _, site, path := newTestDirectory(t)
@@ -44,28 +45,72 @@ func TestAuthCacheFollowsOtherProcesses(t *testing.T) {
 		t.Fatalf("%d cached principals, want 1", n)
 	}
 
-	// A site renamed elsewhere: the principal carries the new name.
+	// A site renamed elsewhere: the principal carries the new name once
+	// the revision is read again, and not before (the old one is served
+	// from memory, which is what the TTL is for).
 	if _, err := other.ExecContext(ctx, `UPDATE sites SET name='gs-1-neu' WHERE id=?`, site.ID); err != nil {
 		t.Fatal(err)
 	}
-	p, err := d.Authenticate(ctx, secret)
-	if err != nil || p.WriteSite.Name != "gs-1-neu" {
-		t.Fatalf("after rename: %+v, %v", p, err)
+	changed := time.Now()
+	if p, err := d.Authenticate(ctx, secret); err != nil || (p.WriteSite.Name != "gs-1" && time.Since(changed) < authRevisionTTL/2) {
+		t.Fatalf("right after rename: %+v, %v; want the cached principal", p, err)
+	}
+	p := waitAuth(t, d, secret, func(p *Principal, err error) bool { return err == nil && p.WriteSite.Name == "gs-1-neu" })
+	if p.WriteSite.Name != "gs-1-neu" {
+		t.Fatalf("after rename: %+v", p)
 	}
 
-	// Revoked by the CLI: refused at once.
+	// Revoked by the CLI: refused within the TTL, and from then on.
 	if err := cli.RevokeToken(ctx, tok.Prefix); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {
-		t.Fatalf("after revoke: %v, want ErrUnauthenticated", err)
-	}
+	waitAuth(t, d, secret, func(_ *Principal, err error) bool { return errors.Is(err, ErrUnauthenticated) })
 	if _, err := d.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("after revoke, again: %v, want ErrUnauthenticated", err)
 	}
 	// Unknown tokens are never cached as valid.
 	if _, err := d.Authenticate(ctx, "sm_unknown"); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+// TestRevokeHereTakesEffectAtOnce revokes through the Directory that
+// authenticates (the web UI's way): the very next call is refused, cache
+// or not.
+func TestRevokeHereTakesEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	d, _, site, _ := newTestDirectory(t)
+	secret, tok, err := d.CreateToken(ctx, RoleAgent, &site, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := d.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.RevokeToken(ctx, tok.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, secret); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("right after revoke: %v, want ErrUnauthenticated", err)
+	}
+}
+
+// waitAuth authenticates until ok accepts the answer, failing the test
+// if that takes longer than the TTL allows.
+func waitAuth(t *testing.T, d *Directory, secret string, ok func(*Principal, error) bool) *Principal {
+	t.Helper()
+	deadline := time.Now().Add(authRevisionTTL + 500*time.Millisecond)
+	for {
+		p, err := d.Authenticate(context.Background(), secret)
+		if ok(p, err) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %+v, %v after %v", p, err, authRevisionTTL+500*time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -221,7 +221,9 @@ func (d *Directory) EnsureSite(ctx context.Context, municipality, name, schoolTy
 			return Site{}, fmt.Errorf("site %q already exists in municipality %q", name, s.Municipality)
 		}
 		if schoolType != "" && s.SchoolType != schoolType {
-			if _, err := d.db.ExecContext(ctx, `UPDATE sites SET school_type=? WHERE id=?`, schoolType, s.ID); err != nil {
+			_, err := d.db.ExecContext(ctx, `UPDATE sites SET school_type=? WHERE id=?`, schoolType, s.ID)
+			d.auth.expire()
+			if err != nil {
 				return Site{}, fmt.Errorf("set school type of site %q: %w", name, err)
 			}
 			s.SchoolType = schoolType
@@ -373,6 +375,7 @@ func (d *Directory) Tokens(ctx context.Context) ([]Token, error) {
 func (d *Directory) RevokeToken(ctx context.Context, idOrPrefix string) error {
 	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked_at=? WHERE revoked_at IS NULL AND (CAST(id AS TEXT)=? OR prefix=?)`,
 		time.Now().UnixNano(), idOrPrefix, idOrPrefix)
+	d.auth.expire()
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", idOrPrefix, err)
 	}
@@ -383,8 +386,8 @@ func (d *Directory) RevokeToken(ctx context.Context, idOrPrefix string) error {
 }
 
 // Authenticate returns the principal behind a token secret. Known tokens
-// come from memory; every call reads the auth revision (one row), so a
-// revocation, also by another process, takes effect at once.
+// come from memory. A revocation through this Directory takes effect at
+// once, one by another process (the CLI) within authRevisionTTL.
 func (d *Directory) Authenticate(ctx context.Context, secret string) (*Principal, error) {
 	if secret == "" {
 		return nil, ErrUnauthenticated
