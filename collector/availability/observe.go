@@ -31,80 +31,66 @@ func BatchSignals(b *ingest.Batch) []Signal {
 	if b == nil {
 		return nil
 	}
-	base := ObjectInfo{MunicipalityID: b.MunicipalityID, SiteID: b.SiteID, Municipality: b.Municipality, Site: b.Site}
-	classes := map[string]string{}
-	ids := map[string]int64{}
-	beats := 0
-	for _, d := range b.Devices {
-		classes[d.Device] = d.Class
-		ids[d.Device] = d.DeviceID
-		beats += len(d.Beats)
+	return appendBatchSignals(make([]Signal, 0, batchSignalsCap(b)), b)
+}
+
+// batchSignalsCap is the most signals a batch can give: one per signal
+// point and one per beat of a device about itself.
+func batchSignalsCap(b *ingest.Batch) int {
+	if b == nil {
+		return 0
 	}
-	sigs := make([]Signal, 0, len(b.Signals)+beats)
+	n := len(b.Signals)
+	for i := range b.Devices {
+		if b.Devices[i].Self {
+			n += len(b.Devices[i].Beats)
+		}
+	}
+	return n
+}
+
+// appendBatchSignals appends the signals of a batch to sigs. It is on the
+// write path (some 30 signals per write): it builds no maps and fills
+// each signal in place.
+func appendBatchSignals(sigs []Signal, b *ingest.Batch) []Signal {
+	if b == nil {
+		return sigs
+	}
+	base := ObjectInfo{MunicipalityID: b.MunicipalityID, SiteID: b.SiteID, Municipality: b.Municipality, Site: b.Site}
+	hint := 0
 	for i := range b.Signals {
 		p := &b.Signals[i]
+		var kind SignalKind
+		switch p.Measurement {
+		case "snmp_poll":
+			kind = SignalPoll
+		case "snmp_trap":
+			kind = SignalTrap
+		case "check":
+			kind = SignalCheck
+		default:
+			continue
+		}
 		dev, _ := p.Tag("device")
 		if dev == "" {
 			continue
 		}
-		o := base
-		o.Device, o.Class, o.DeviceID = dev, classes[dev], ids[dev]
+		sigs = append(sigs, Signal{})
+		s := &sigs[len(sigs)-1]
+		s.Object, s.Time, s.Kind = base, p.Time, kind
+		s.Object.Device = dev
+		if d := findDevice(b.Devices, dev, &hint); d != nil {
+			s.Object.Class, s.Object.DeviceID = d.Class, d.DeviceID
+		}
 		if c, ok := p.Tag("class"); ok && c != "" {
-			o.Class = c
+			s.Object.Class = c
 		}
-		s := Signal{Object: o, Time: p.Time}
-		switch p.Measurement {
-		case "snmp_poll":
-			s.Kind = SignalPoll
-			v, ok := p.Field("reachable")
-			if !ok || v.Kind() != metric.KindBool {
-				continue
-			}
-			s.OK = v.BoolValue()
-			if s.OK {
-				if u, ok := p.Field("sys_uptime_s"); ok {
-					if f, ok := u.AsFloat(); ok {
-						s.Uptime, s.HasUptime = f, true
-					}
-				}
-				if r, ok := p.Field("rebooted"); ok && r.Kind() == metric.KindBool && r.BoolValue() {
-					s.Rebooted = true
-				}
-			}
-		case "snmp_trap":
-			// A trap is a sign of life; coldStart and warmStart say the
-			// device has just restarted.
-			s.Kind, s.OK = SignalTrap, true
-			switch tr, _ := p.Tag("trap"); tr {
-			case "coldStart", "warmStart":
-				s.Rebooted = true
-			}
-		case "check":
-			name, _ := p.Tag("check")
-			if name == "" {
-				continue
-			}
-			o.Check = name
-			s.Object, s.Kind = o, SignalCheck
-			v, ok := p.Field("status")
-			if !ok {
-				continue
-			}
-			st, _ := v.AsFloat()
-			switch int(st) {
-			case 0, 1: // ok, warning: the service works
-				s.OK = true
-			case 2:
-				s.OK = false
-			default: // unknown: no evidence either way
-				continue
-			}
-		default:
-			continue
+		if !pointSignal(s, p) {
+			sigs = sigs[:len(sigs)-1]
 		}
-		sigs = append(sigs, s)
 	}
-	for _, d := range b.Devices {
+	for i := range b.Devices {
+		d := &b.Devices[i]
 		if !d.Self {
 			continue // everything it "wrote" was about it, by someone else
 		}
@@ -115,4 +101,76 @@ func BatchSignals(b *ingest.Batch) []Signal {
 		}
 	}
 	return sigs
+}
+
+// findDevice returns the batch's entry for the device named dev (nil if
+// none). Ingest lists devices in the order of their first row and signal
+// points keep that order, so the search starts at the previous hit (a
+// device's points usually come together) and mostly ends at it or the
+// next entry.
+func findDevice(ds []ingest.DeviceSeen, dev string, hint *int) *ingest.DeviceSeen {
+	n := len(ds)
+	j := *hint
+	for range n {
+		if j >= n {
+			j = 0
+		}
+		if ds[j].Device == dev {
+			*hint = j
+			return &ds[j]
+		}
+		j++
+	}
+	return nil
+}
+
+// pointSignal fills in what the point says about its device (s has its
+// object and kind) and reports whether it is evidence at all.
+func pointSignal(s *Signal, p *metric.Point) bool {
+	switch s.Kind {
+	case SignalPoll:
+		v, ok := p.Field("reachable")
+		if !ok || v.Kind() != metric.KindBool {
+			return false
+		}
+		s.OK = v.BoolValue()
+		if s.OK {
+			if u, ok := p.Field("sys_uptime_s"); ok {
+				if f, ok := u.AsFloat(); ok {
+					s.Uptime, s.HasUptime = f, true
+				}
+			}
+			if r, ok := p.Field("rebooted"); ok && r.Kind() == metric.KindBool && r.BoolValue() {
+				s.Rebooted = true
+			}
+		}
+	case SignalTrap:
+		// A trap is a sign of life; coldStart and warmStart say the
+		// device has just restarted.
+		s.OK = true
+		switch tr, _ := p.Tag("trap"); tr {
+		case "coldStart", "warmStart":
+			s.Rebooted = true
+		}
+	case SignalCheck:
+		name, _ := p.Tag("check")
+		if name == "" {
+			return false
+		}
+		s.Object.Check = name
+		v, ok := p.Field("status")
+		if !ok {
+			return false
+		}
+		st, _ := v.AsFloat()
+		switch int(st) {
+		case 0, 1: // ok, warning: the service works
+			s.OK = true
+		case 2:
+			s.OK = false
+		default: // unknown: no evidence either way
+			return false
+		}
+	}
+	return true
 }
