@@ -7,6 +7,7 @@
 package ingest
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -332,12 +333,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(src)
-		if err != nil {
+		// A gzip reader holds a 32 KiB window: a new one per request was a
+		// fifth of the collector's allocated bytes. The pooled one is done
+		// with once this function returns (the body is copied into buf).
+		gz := gzipReaders.Get().(*gzipReader)
+		defer gz.release()
+		if err := gz.reset(src); err != nil {
 			return buf, http.StatusBadRequest, fmt.Errorf("body is not valid gzip (Content-Encoding: gzip): %v", err)
 		}
-		defer zr.Close()
-		src = io.LimitReader(zr, h.limits.MaxDecodedBytes+1)
+		gz.lr = io.LimitedReader{R: &gz.zr, N: h.limits.MaxDecodedBytes + 1}
+		src = &gz.lr
 	default:
 		return buf, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
 	}
@@ -364,6 +369,28 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 			return buf, http.StatusBadRequest, fmt.Errorf("read request body: %v", err)
 		}
 	}
+}
+
+// gzipReader is a pooled gzip decoder with its input buffer.
+type gzipReader struct {
+	br *bufio.Reader // gzip.Reader would make a new one per Reset
+	zr gzip.Reader
+	lr io.LimitedReader
+}
+
+var gzipReaders = sync.Pool{New: func() any { return &gzipReader{br: bufio.NewReader(nil)} }}
+
+// reset starts decoding src; its error is gzip.NewReader's.
+func (g *gzipReader) reset(src io.Reader) error {
+	g.br.Reset(src)
+	return g.zr.Reset(g.br)
+}
+
+// release drops the references to the request and returns g to the pool.
+func (g *gzipReader) release() {
+	g.br.Reset(nil)
+	g.lr = io.LimitedReader{}
+	gzipReaders.Put(g)
 }
 
 // deviceRegistrar is implemented by a Directory that can register the new
