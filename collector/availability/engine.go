@@ -157,6 +157,11 @@ type Engine struct {
 	logDirty map[logKey]int64
 	// lldp collects LLDP neighbours from the write path (lldp.go).
 	lldp lldpBook
+
+	// sigBuf is ObserveBatches' signal buffer, under sigMu (not mu:
+	// batches are converted before the engine is locked).
+	sigMu  sync.Mutex
+	sigBuf []Signal
 }
 
 type logKey struct {
