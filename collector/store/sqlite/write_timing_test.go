@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/schulmon/schulmon/collector/loadgen"
 	"github.com/schulmon/schulmon/collector/store"
 	"github.com/schulmon/schulmon/metric"
 )
@@ -105,4 +108,64 @@ func BenchmarkWriteOverwrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "points/s")
+}
+
+// BenchmarkWriteDistrict is the store's share of the 10,000-school load
+// test: many writers at once, each a school's 50-point request of its own
+// series (loadgen's shape), all series known. One op is one request;
+// points/s is the store's rate with group commit.
+func BenchmarkWriteDistrict(b *testing.B) {
+	const agents = 2000
+	s := openBench(b)
+	ctx := context.Background()
+	start := time.Now().Truncate(time.Hour)
+	batches := make([][]store.Point, agents)
+	for a := range batches {
+		tmpl := loadgen.AgentTemplate(fmt.Sprintf("srv-%d", a), 50, a)
+		var p metric.Parser
+		body := loadgen.AppendRound(nil, tmpl, start, start, rand.New(rand.NewPCG(uint64(a), 1)))
+		if err := p.Parse(body, metric.PrecisionNS, 0); err != nil {
+			b.Fatal(err)
+		}
+		pts := make([]store.Point, len(p.Rows))
+		for i := range p.Rows {
+			pts[i] = store.Point{SiteID: int64(a + 1), DeviceID: int64(a*100 + i%31), Row: &p.Rows[i]}
+		}
+		batches[a] = pts
+		if err := s.Write(ctx, pts); err != nil { // create the series
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(32) // requests in flight, as under load
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1)
+			src := batches[n%agents]
+			// Each request is a new round of its school: new times, no
+			// conflicts. Copies, as rows are shared between goroutines.
+			pts := make([]store.Point, len(src))
+			rows := make([]metric.Row, len(src))
+			off := (n/agents + 1) * int64(10*time.Second)
+			for i := range src {
+				rows[i] = *src[i].Row
+				rows[i].Time += off
+				pts[i] = src[i]
+				pts[i].Row = &rows[i]
+			}
+			if err := s.Write(ctx, pts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*50)/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*50), "cpu-ns/point")
+	var ps int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&ps); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(ps), "page-bytes")
 }
