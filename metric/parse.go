@@ -55,6 +55,12 @@ func (f *RawField) Value() Value {
 	return Value{kind: f.Kind, num: f.Num, str: string(f.Str)}
 }
 
+// ValueWith is Value with s, which must equal string(f.Str), as the
+// string: a caller converting many fields can copy their strings at once.
+func (f *RawField) ValueWith(s string) Value {
+	return Value{kind: f.Kind, num: f.Num, str: s}
+}
+
 // Row is one parsed line. Tags are sorted by key.
 type Row struct {
 	Measurement []byte
