@@ -291,7 +291,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	points, batch, err := h.stamp(r.Context(), p.WriteSite, parser.Rows)
+	sc := getStampScratch()
+	defer sc.release()
+	points, batch, err := h.stamp(r.Context(), p.WriteSite, parser.Rows, sc)
 	if err != nil {
 		h.log.Error("resolve devices", "site", p.WriteSite.Name, "err", err)
 		h.fail(w, http.StatusServiceUnavailable, "unavailable", "cannot register devices right now; retry later", 0)
@@ -399,21 +401,112 @@ type deviceRegistrar interface {
 	RegisterDevices(ctx context.Context, siteID int64, refs []tenancy.DeviceRef) error
 }
 
-// rowDevice is the device a row is about, as found in its tags.
+// rowDevice is what stamp's first pass learnt about a row.
 type rowDevice struct {
-	name     []byte
-	defClass string
-	self     bool // the device reports about itself (host tag or no device tag)
+	ref    int32 // index in refs: the row's device, by name and default class
+	self   bool  // the device reports about itself (host tag or no device tag)
+	signal bool  // the row is one of SignalMeasurements
+}
+
+// stampScratch is stamp's working memory, pooled. Nothing in it is used
+// after the request: the store copies what it keeps, and the batch, which
+// observers keep, is allocated anew.
+type stampScratch struct {
+	points []store.Point
+	devs   []rowDevice
+	refs   []tenancy.DeviceRef
+	seen   map[int64]int // device id → index in batch.Devices
+	// names are the strings of measurements, tag and field keys and
+	// classes seen before: few, and the same in every request.
+	names map[string]string
+	vals  []byte
+}
+
+var stampScratches = sync.Pool{New: func() any {
+	return &stampScratch{seen: map[int64]int{}, names: map[string]string{}}
+}}
+
+// Bounds of what a pooled scratch keeps: one huge or odd request should
+// not leave its memory to every later one.
+const (
+	maxKeptRows  = 1 << 14
+	maxNames     = 1 << 10
+	maxNameBytes = 64
+)
+
+func getStampScratch() *stampScratch { return stampScratches.Get().(*stampScratch) }
+
+func (sc *stampScratch) release() {
+	clear(sc.points) // the rows belong to a pooled parser
+	if cap(sc.points) > maxKeptRows {
+		sc.points, sc.devs, sc.refs = nil, nil, nil
+	}
+	clear(sc.refs)
+	sc.refs = sc.refs[:0]
+	if len(sc.seen) > maxKeptRows {
+		sc.seen = map[int64]int{}
+	} else {
+		clear(sc.seen)
+	}
+	if cap(sc.vals) > 64<<10 {
+		sc.vals = nil
+	}
+	stampScratches.Put(sc)
+}
+
+// name returns b as a string, shared with earlier requests.
+func (sc *stampScratch) name(b []byte) string {
+	if s, ok := sc.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= maxNameBytes {
+		if len(sc.names) >= maxNames {
+			clear(sc.names)
+		}
+		sc.names[s] = s
+	}
+	return s
+}
+
+// signal converts a signal row into an owned point with room for the
+// trusted tags, its tags and fields taken from the batch's shared
+// arrays. The values of its tags and string fields share one string: it
+// is the row's own, so a value an observer keeps holds no other row's.
+func (sc *stampScratch) signal(row *metric.Row, tags []metric.Tag, fields []metric.Field) metric.Point {
+	sc.vals = sc.vals[:0]
+	for _, t := range row.Tags {
+		sc.vals = append(sc.vals, t.Value...)
+	}
+	for i := range row.Fields {
+		sc.vals = append(sc.vals, row.Fields[i].Str...)
+	}
+	vals := string(sc.vals)
+	next := func(n int) string {
+		s := vals[:n]
+		vals = vals[n:]
+		return s
+	}
+	for _, t := range row.Tags {
+		tags = append(tags, metric.Tag{Key: sc.name(t.Key), Value: next(len(t.Value))})
+	}
+	for i := range row.Fields {
+		f := &row.Fields[i]
+		fields = append(fields, metric.Field{Key: sc.name(f.Key), Value: f.ValueWith(next(len(f.Str)))})
+	}
+	return metric.Point{Measurement: sc.name(row.Measurement), Tags: tags, Fields: fields, Time: time.Unix(0, row.Time).UTC()}
 }
 
 // stamp resolves the device of every row, removes client-sent trusted tags
-// and builds the store points and the observers' batch.
-func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.Row) ([]store.Point, *Batch, error) {
-	points := make([]store.Point, len(rows))
+// and builds the store points and the observers' batch. The points live in
+// sc: they are valid until sc is released.
+func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.Row, sc *stampScratch) ([]store.Point, *Batch, error) {
 	batch := &Batch{MunicipalityID: site.MunicipalityID, SiteID: site.ID, Municipality: site.Municipality, Site: site.Name}
-	seen := map[int64]int{} // device id → index in batch.Devices
-	devs := make([]rowDevice, len(rows))
-	var refs []tenancy.DeviceRef
+	devs := slices.Grow(sc.devs[:0], len(rows))[:len(rows)]
+	sc.devs = devs
+	refs := sc.refs[:0]
+	var prevName, siteName []byte
+	var signals, signalTags, signalFields int
 	for i := range rows {
 		row := &rows[i]
 		// The device a point is about: its host tag (Telegraf's and the
@@ -450,24 +543,44 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 			metric.SortRawTags(row.Tags)
 		}
 		name := host
-		defClass := "server" // a host agent (schulmon or Telegraf) reporting itself
 		self := true
 		if len(name) == 0 {
 			name = device
-			defClass = "other"
 			self = len(device) == 0
 		}
-		if len(name) == 0 {
-			name = []byte(site.Name)
+		isSite := len(name) == 0
+		if isSite {
+			if siteName == nil {
+				siteName = []byte(site.Name)
+			}
+			name = siteName
 		}
-		if len(class) > 0 {
-			defClass = string(class)
+		// Rows of one device usually come together: one ref (and one
+		// string of its name) per run of rows.
+		if i == 0 || string(name) != string(prevName) {
+			defClass := "server" // a host agent (schulmon or Telegraf) reporting itself
+			if len(host) == 0 {
+				defClass = "other"
+			}
+			if len(class) > 0 {
+				defClass = sc.name(class)
+			}
+			ref := tenancy.DeviceRef{Name: site.Name, Class: defClass}
+			if !isSite {
+				ref.Name = string(name)
+			}
+			refs = append(refs, ref)
 		}
-		devs[i] = rowDevice{name: name, defClass: defClass, self: self}
-		if i == 0 || string(name) != string(devs[i-1].name) {
-			refs = append(refs, tenancy.DeviceRef{Name: string(name), Class: defClass})
+		prevName = name
+		d := rowDevice{ref: int32(len(refs) - 1), self: self, signal: SignalMeasurements[string(row.Measurement)]}
+		if d.signal {
+			signals++
+			signalTags += len(row.Tags) + 4
+			signalFields += len(row.Fields)
 		}
+		devs[i] = d
 	}
+	sc.refs = refs
 	// New devices of this write are registered together, in one group
 	// commit, instead of one after the other below.
 	if r, ok := h.dir.(deviceRegistrar); ok {
@@ -475,53 +588,70 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 			return nil, nil, err
 		}
 	}
-	var lastName []byte
+	points := slices.Grow(sc.points[:0], len(rows))[:len(rows)]
+	sc.points = points
+	batch.Devices = make([]DeviceSeen, 0, len(refs))
+	var tags []metric.Tag
+	var fields []metric.Field
+	if signals > 0 {
+		// One array each for all signals' tags and fields; every point
+		// gets a capped slice of them, so that appending copies.
+		batch.Signals = make([]metric.Point, 0, signals)
+		tags = make([]metric.Tag, signalTags)
+		fields = make([]metric.Field, signalFields)
+	}
+	lastRef := int32(-1)
 	var lastID int64
-	var lastClass string
+	var lastName, lastClass string
+	j := 0 // index of lastID in batch.Devices
 	for i := range rows {
 		row := &rows[i]
-		name, defClass, self := devs[i].name, devs[i].defClass, devs[i].self
-		// Rows of one device usually come together: skip the map lookup.
-		if lastName == nil || string(name) != string(lastName) {
-			id, cls, err := h.dir.ResolveDevice(ctx, site.ID, string(name), defClass)
+		dev := devs[i]
+		if dev.ref != lastRef {
+			ref := &refs[dev.ref]
+			id, cls, err := h.dir.ResolveDevice(ctx, site.ID, ref.Name, ref.Class)
 			if err != nil {
 				return nil, nil, err
 			}
-			lastName, lastID, lastClass = name, id, cls
+			lastRef, lastID, lastName, lastClass = dev.ref, id, ref.Name, cls
+			var ok bool
+			if j, ok = sc.seen[id]; !ok {
+				j = len(batch.Devices)
+				sc.seen[id] = j
+				batch.Devices = append(batch.Devices, DeviceSeen{DeviceID: id, Device: lastName, Class: lastClass})
+			}
 		}
-		points[i] = store.Point{SiteID: site.ID, DeviceID: lastID, Municipality: site.Municipality, Site: site.Name, Device: string(lastName), Class: lastClass, Row: row}
+		points[i] = store.Point{SiteID: site.ID, DeviceID: lastID, Municipality: site.Municipality, Site: site.Name, Device: lastName, Class: lastClass, Row: row}
 		t := time.Unix(0, row.Time)
-		j, ok := seen[lastID]
-		if ok {
-			d := &batch.Devices[j]
-			d.Points++
+		d := &batch.Devices[j]
+		if d.Points == 0 {
+			d.First, d.Last = t, t
+		} else {
 			if t.Before(d.First) {
 				d.First = t
 			}
 			if t.After(d.Last) {
 				d.Last = t
 			}
-		} else {
-			j = len(batch.Devices)
-			seen[lastID] = j
-			batch.Devices = append(batch.Devices, DeviceSeen{DeviceID: lastID, Device: string(lastName), Class: lastClass, First: t, Last: t, Points: 1})
 		}
-		if self {
-			d := &batch.Devices[j]
+		d.Points++
+		if dev.self {
 			d.Self = true
 			// Rows of one gathering share a time: usually nothing to add.
 			if n := len(d.Beats); n == 0 || d.Beats[n-1].Unix() != t.Unix() {
 				d.Beats = append(d.Beats, t)
 			}
 		}
-		if SignalMeasurements[string(row.Measurement)] {
-			// The client's copies of these tags were removed above, so
-			// appending and sorting once replaces SetTag's sort per tag.
-			sp := row.Point()
+		if dev.signal {
+			// The client's copies of the trusted tags were removed above,
+			// so appending and sorting once replaces SetTag's sort per tag.
+			nt, nf := len(row.Tags)+4, len(row.Fields)
+			sp := sc.signal(row, tags[:0:nt], fields[:0:nf])
+			tags, fields = tags[nt:], fields[nf:]
 			sp.Tags = append(sp.Tags,
 				metric.Tag{Key: "municipality", Value: site.Municipality},
 				metric.Tag{Key: "site", Value: site.Name},
-				metric.Tag{Key: "device", Value: string(lastName)},
+				metric.Tag{Key: "device", Value: lastName},
 				metric.Tag{Key: "class", Value: lastClass})
 			metric.SortTags(sp.Tags)
 			batch.Signals = append(batch.Signals, sp)

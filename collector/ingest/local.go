@@ -23,7 +23,9 @@ func (h *Handler) WriteLocal(ctx context.Context, site *tenancy.Site, body []byt
 	if len(parser.Rows) == 0 {
 		return 0, nil
 	}
-	points, batch, err := h.stamp(ctx, site, parser.Rows)
+	sc := getStampScratch()
+	defer sc.release()
+	points, batch, err := h.stamp(ctx, site, parser.Rows, sc)
 	if err != nil {
 		return 0, fmt.Errorf("local write for site %s: resolve devices: %w", site.Name, err)
 	}

@@ -110,7 +110,7 @@ temp value=21 1700000030000000000
 	}
 	h := &Handler{dir: &nameDir{ids: map[string]int64{}}}
 	site := &tenancy.Site{ID: 1, Name: "gs-a", Municipality: "Stadt-A"}
-	_, b, err := h.stamp(context.Background(), site, p.Rows)
+	_, b, err := h.stamp(context.Background(), site, p.Rows, getStampScratch())
 	if err != nil {
 		t.Fatal(err)
 	}
