@@ -132,6 +132,7 @@ type objState struct {
 	dirty     bool // evidence changed since the last checkpoint
 	uptime    float64
 	uptimeAt  int64
+	observeN  uint64 // the last ObserveSignals call that listed it to sync
 }
 
 // Engine turns signals into states and outages. It is safe for
@@ -152,6 +153,8 @@ type Engine struct {
 	reloaded time.Time
 	sc       scratch
 	dueBuf   []*objState
+	touched  []*objState // ObserveSignals' objects to sync
+	observeN uint64      // numbers ObserveSignals calls (objState.observeN)
 	// logDirty are the (object, year) rows of the span log to rewrite
 	// before the current transaction commits.
 	logDirty map[logKey]int64
@@ -469,7 +472,11 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 		defer e.mu.Unlock()
 		lt := &lazyTx{ctx: ctx, db: e.db}
 		defer lt.rollback()
-		touched := make(map[*objState]struct{})
+		// The objects to sync, each once, in the order first touched:
+		// marked with this call's number instead of kept in a map.
+		e.observeN++
+		list := e.touched[:0]
+		defer func() { clear(list); e.touched = list[:0] }()
 		now := ms(e.cfg.Now())
 		for i := range sigs {
 			s := &sigs[i]
@@ -501,11 +508,10 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 			if skipSync && onlyExtendsUp(st, n, prev, t, now) {
 				continue
 			}
-			touched[st] = struct{}{}
-		}
-		list := make([]*objState, 0, len(touched))
-		for st := range touched {
-			list = append(list, st)
+			if st.observeN != e.observeN {
+				st.observeN = e.observeN
+				list = append(list, st)
+			}
 		}
 		e.parentsFirst(list)
 		for _, st := range list {
