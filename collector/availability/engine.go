@@ -155,6 +155,10 @@ type Engine struct {
 	dueBuf   []*objState
 	touched  []*objState // ObserveSignals' objects to sync
 	observeN uint64      // numbers ObserveSignals calls (objState.observeN)
+	// orders are the objects of each site's latest run of signals
+	// (order.go); runObjs is the buffer of the current run's.
+	orders  map[int64]*siteOrder
+	runObjs []*objState
 	// logDirty are the (object, year) rows of the span log to rewrite
 	// before the current transaction commits.
 	logDirty map[logKey]int64
@@ -330,6 +334,7 @@ func (e *Engine) dropRetired(ctx context.Context) error {
 	for _, st := range e.list {
 		if gone[st.ID] {
 			delete(e.objs, st.Key())
+			delete(e.orders, st.SiteID) // it must not be found there either
 			delete(e.byID, st.ID)
 			continue
 		}
@@ -419,7 +424,12 @@ func (e *Engine) add(st *objState) {
 
 // object returns the state of an object, creating it on first sight.
 func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first int64) (*objState, error) {
-	if st := e.objs[info.Key()]; st != nil {
+	return e.objectFound(ctx, lt, e.objs[info.Key()], info, first)
+}
+
+// objectFound is object for st, the state found for info (nil: none).
+func (e *Engine) objectFound(ctx context.Context, lt *lazyTx, st *objState, info ObjectInfo, first int64) (*objState, error) {
+	if st != nil {
 		if first < st.FirstSeen {
 			st.FirstSeen = first
 			upd, err := lt.stmt(`UPDATE av_objects SET first_seen_ms=? WHERE id=?`)
@@ -435,7 +445,7 @@ func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first 
 	if info.Device == "" {
 		return nil, errors.New("availability: signal without device name")
 	}
-	st := &objState{notified: map[int64]bool{}}
+	st = &objState{notified: map[int64]bool{}}
 	st.Object = Object{MunicipalityID: info.MunicipalityID, SiteID: info.SiteID, DeviceID: info.DeviceID,
 		Municipality: info.Municipality, Site: info.Site, Device: info.Device, Class: info.Class, Check: info.Check,
 		Critical: defaultCritical(info.Class, info.Check), FirstSeen: first}
@@ -477,17 +487,27 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 		e.observeN++
 		list := e.touched[:0]
 		defer func() { clear(list); e.touched = list[:0] }()
+		run := orderRun{objs: e.runObjs[:0]}
+		defer func() { e.runObjs = run.objs[:0] }()
 		now := ms(e.cfg.Now())
 		for i := range sigs {
 			s := &sigs[i]
 			if !e.inPartition(s.Object.SiteID) {
 				continue
 			}
+			if !run.active || s.Object.SiteID != run.site {
+				e.beginRun(&run, s.Object.SiteID)
+			}
 			t := ms(s.Time)
-			st, err := e.object(ctx, lt, s.Object, t)
+			st := run.find(s.Object.Device, s.Object.Check)
+			if st == nil {
+				st = e.objs[s.Object.Key()]
+			}
+			st, err := e.objectFound(ctx, lt, st, s.Object, t)
 			if err != nil {
 				return err
 			}
+			run.objs = append(run.objs, st)
 			n := len(st.segs)
 			var prev seg
 			if n > 0 {
@@ -513,6 +533,7 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 				list = append(list, st)
 			}
 		}
+		e.endRun(&run)
 		e.parentsFirst(list)
 		for _, st := range list {
 			if err := e.sync(ctx, lt, st, now, &events); err != nil {
@@ -569,6 +590,7 @@ func (e *Engine) reset(ctx context.Context) {
 	defer e.mu.Unlock()
 	now := e.cfg.Now()
 	e.objs, e.byID, e.list, e.children = map[ObjectKey]*objState{}, map[int64]*objState{}, nil, map[int64][]int64{}
+	e.orders = nil
 	clear(e.logDirty)
 	if err := e.loadObjects(ctx, now); err != nil {
 		e.cfg.Logger.Error("availability: reload after failed write", "err", err)
