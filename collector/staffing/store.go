@@ -497,11 +497,21 @@ func (s *Store) LoadInventory(ctx context.Context, opt LoadOptions) (*Inventory,
 // valid IP address, or "".
 func hostOf(target string) string {
 	target = strings.TrimSpace(target)
+	if !strings.Contains(target, ":") {
+		// Neither a port nor IPv6: only IPv4 can be valid, and the
+		// attempts below would fail (and allocate their errors) first.
+		// IPv4 has one text form (ParseAddr refuses leading zeros), so
+		// target is already a.String().
+		if _, err := netip.ParseAddr(target); err == nil {
+			return target
+		}
+		return ""
+	}
 	if ap, err := netip.ParseAddrPort(target); err == nil {
-		return ap.Addr().String()
+		return addrString(ap.Addr(), target[:strings.LastIndexByte(target, ':')])
 	}
 	if a, err := netip.ParseAddr(target); err == nil {
-		return a.String()
+		return addrString(a, target)
 	}
 	if i := strings.LastIndexByte(target, ':'); i > 0 {
 		if a, err := netip.ParseAddr(strings.Trim(target[:i], "[]")); err == nil {
@@ -509,4 +519,14 @@ func hostOf(target string) string {
 		}
 	}
 	return ""
+}
+
+// addrString is a.String(), without a copy where s already is that: an
+// agent's targets usually are.
+func addrString(a netip.Addr, s string) string {
+	var buf [64]byte
+	if string(a.AppendTo(buf[:0])) == s {
+		return s
+	}
+	return a.String()
 }
