@@ -469,11 +469,12 @@ func (sc *stampScratch) name(b []byte) string {
 	return s
 }
 
-// signal converts a signal row into an owned point with room for the
-// trusted tags, its tags and fields taken from the batch's shared
-// arrays. The values of its tags and string fields share one string: it
-// is the row's own, so a value an observer keeps holds no other row's.
-func (sc *stampScratch) signal(row *metric.Row, tags []metric.Tag, fields []metric.Field) metric.Point {
+// signal converts a signal row into an owned point with the trusted
+// tags (sorted by key) merged into its own, its tags and fields appended
+// to the slices given. The values of its tags and string fields share
+// one string: it is the row's own, so a value an observer keeps holds no
+// other row's.
+func (sc *stampScratch) signal(row *metric.Row, trusted []metric.Tag, tags []metric.Tag, fields []metric.Field) metric.Point {
 	sc.vals = sc.vals[:0]
 	for _, t := range row.Tags {
 		sc.vals = append(sc.vals, t.Value...)
@@ -487,9 +488,17 @@ func (sc *stampScratch) signal(row *metric.Row, tags []metric.Tag, fields []metr
 		vals = vals[n:]
 		return s
 	}
+	// The row's tags are sorted and the client's copies of the trusted
+	// ones were removed: a merge keeps them sorted, without SortTags.
 	for _, t := range row.Tags {
-		tags = append(tags, metric.Tag{Key: sc.name(t.Key), Value: next(len(t.Value))})
+		k := sc.name(t.Key)
+		for len(trusted) > 0 && trusted[0].Key < k {
+			tags = append(tags, trusted[0])
+			trusted = trusted[1:]
+		}
+		tags = append(tags, metric.Tag{Key: k, Value: next(len(t.Value))})
 	}
+	tags = append(tags, trusted...)
 	for i := range row.Fields {
 		f := &row.Fields[i]
 		fields = append(fields, metric.Field{Key: sc.name(f.Key), Value: f.ValueWith(next(len(f.Str)))})
@@ -643,18 +652,15 @@ func (h *Handler) stamp(ctx context.Context, site *tenancy.Site, rows []metric.R
 			}
 		}
 		if dev.signal {
-			// The client's copies of the trusted tags were removed above,
-			// so appending and sorting once replaces SetTag's sort per tag.
-			nt, nf := len(row.Tags)+4, len(row.Fields)
-			sp := sc.signal(row, tags[:0:nt], fields[:0:nf])
+			trusted := [...]metric.Tag{ // sorted by key
+				{Key: "class", Value: lastClass},
+				{Key: "device", Value: lastName},
+				{Key: "municipality", Value: site.Municipality},
+				{Key: "site", Value: site.Name},
+			}
+			nt, nf := len(row.Tags)+len(trusted), len(row.Fields)
+			batch.Signals = append(batch.Signals, sc.signal(row, trusted[:], tags[:0:nt], fields[:0:nf]))
 			tags, fields = tags[nt:], fields[nf:]
-			sp.Tags = append(sp.Tags,
-				metric.Tag{Key: "municipality", Value: site.Municipality},
-				metric.Tag{Key: "site", Value: site.Name},
-				metric.Tag{Key: "device", Value: lastName},
-				metric.Tag{Key: "class", Value: lastClass})
-			metric.SortTags(sp.Tags)
-			batch.Signals = append(batch.Signals, sp)
 		}
 	}
 	for i := range batch.Devices {
