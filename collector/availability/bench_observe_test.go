@@ -145,3 +145,17 @@ func BenchmarkBatchSignals(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBurnInputs10k is burn-rate alerting's read over 10,000
+// objects, a tenth of them with outages in the window.
+func BenchmarkBurnInputs10k(b *testing.B) {
+	e, clk := benchEngine(b, 10_000)
+	ctx := context.Background()
+	now := clk.Now().Add(5 * time.Second)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(e.BurnInputs(ctx, now, 6*time.Hour, nil)) == 0 {
+			b.Fatal("nothing burns")
+		}
+	}
+}

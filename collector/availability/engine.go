@@ -159,6 +159,7 @@ type Engine struct {
 	// (order.go); runObjs is the buffer of the current run's.
 	orders  map[int64]*siteOrder
 	runObjs []*objState
+	burnBuf []*objState // BurnInputs' objects
 	// logDirty are the (object, year) rows of the span log to rewrite
 	// before the current transaction commits.
 	logDirty map[logKey]int64
