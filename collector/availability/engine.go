@@ -425,11 +425,12 @@ func (e *Engine) add(st *objState) {
 
 // object returns the state of an object, creating it on first sight.
 func (e *Engine) object(ctx context.Context, lt *lazyTx, info ObjectInfo, first int64) (*objState, error) {
-	return e.objectFound(ctx, lt, e.objs[info.Key()], info, first)
+	return e.objectFound(ctx, lt, e.objs[info.Key()], &info, first)
 }
 
 // objectFound is object for st, the state found for info (nil: none).
-func (e *Engine) objectFound(ctx context.Context, lt *lazyTx, st *objState, info ObjectInfo, first int64) (*objState, error) {
+// info is a pointer: this runs for every signal.
+func (e *Engine) objectFound(ctx context.Context, lt *lazyTx, st *objState, info *ObjectInfo, first int64) (*objState, error) {
 	if st != nil {
 		if first < st.FirstSeen {
 			st.FirstSeen = first
@@ -504,7 +505,7 @@ func (e *Engine) ObserveSignals(ctx context.Context, sigs []Signal) error {
 			if st == nil {
 				st = e.objs[s.Object.Key()]
 			}
-			st, err := e.objectFound(ctx, lt, st, s.Object, t)
+			st, err := e.objectFound(ctx, lt, st, &s.Object, t)
 			if err != nil {
 				return err
 			}
