@@ -257,8 +257,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The request's memory goes back to the pools at the end, unless the
+	// store may still read it: Write returns when the request's context
+	// ends, but its commit goes on with the rows (series tags, rollups).
+	recycle := true
 	bufp := h.bufs.Get().(*[]byte)
-	defer h.bufs.Put(bufp)
+	defer func() {
+		if recycle {
+			h.bufs.Put(bufp)
+		}
+	}()
 	body, status, err := h.readBody(w, r, (*bufp)[:0])
 	*bufp = body[:0]
 	if err != nil {
@@ -271,7 +279,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	parser := h.parsers.Get().(*metric.Parser)
-	defer h.parsers.Put(parser)
+	defer func() {
+		if recycle {
+			h.parsers.Put(parser)
+		}
+	}()
 	if err := parser.Parse(body, prec, h.now().UnixNano()); err != nil {
 		var pe *metric.ParseError
 		line := 0
@@ -293,7 +305,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sc := getStampScratch()
-	defer sc.release()
+	defer func() {
+		if recycle {
+			sc.release()
+		}
+	}()
 	points, batch, err := h.stamp(r.Context(), p.WriteSite, parser.Rows, sc)
 	if err != nil {
 		h.log.Error("resolve devices", "site", p.WriteSite.Name, "err", err)
@@ -302,6 +318,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	points = mergeSameSeries(points) // one point per series and time, as in InfluxDB
 	if err := h.store.Write(r.Context(), points); err != nil {
+		recycle = false // left to the garbage collector
 		if errors.Is(err, store.ErrRejected) {
 			h.log.Warn("store refused points as invalid", "site", p.WriteSite.Name, "points", len(points), "err", err)
 			h.fail(w, http.StatusBadRequest, "invalid", "not stored: "+err.Error(), 0)
