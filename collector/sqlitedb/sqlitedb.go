@@ -22,7 +22,11 @@ type Option func(*settings)
 
 type settings struct {
 	pageSize int
+	pragmas  []string
 }
+
+// Pragma adds a pragma for every connection, as "name(value)".
+func Pragma(p string) Option { return func(s *settings) { s.pragmas = append(s.pragmas, p) } }
 
 // PageSize sets the page size of a database Open creates; an existing
 // one keeps its own. Larger pages suit a table that only grows at its end
@@ -44,7 +48,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*sql.DB, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "cache_size(-65536)"} {
+	for _, p := range append([]string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "cache_size(-65536)"}, set.pragmas...) {
 		q.Add("_pragma", p)
 	}
 	// Write transactions take the write lock at BEGIN: one that read first

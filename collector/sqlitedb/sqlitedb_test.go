@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 )
@@ -53,5 +54,31 @@ func TestPageSizeForNewFilesOnly(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("rows in the existing file: %d, %v; want 2", n, err)
+	}
+}
+
+// TestPragmaOnEveryConnection: a Pragma option holds on every pooled
+// connection, not only the first.
+func TestPragmaOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), Pragma("temp_store(MEMORY)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var v int
+		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil || v != 2 {
+			t.Fatalf("connection %d: temp_store %d, %v; want 2 (memory)", i, v, err)
+		}
+		c.Close()
 	}
 }
