@@ -132,6 +132,19 @@ type Result struct {
 	Unsent          int64   `json:"unsent_points"`
 	SetupS          float64 `json:"setup_s"`
 	ShutdownError   string  `json:"shutdown_error,omitempty"`
+	// Timeline is the run in windows of one interval, by the time a
+	// request was sent: it shows when latency rose (a stall, a burst of
+	// first contacts) where the percentiles over the run cannot.
+	Timeline []Window `json:"timeline"`
+}
+
+// Window is one interval of the run.
+type Window struct {
+	FromS     float64 `json:"from_s"` // since the agents started
+	Accepted  int64   `json:"accepted_requests"`
+	Rejected  int64   `json:"rejected_requests"`
+	AcceptedP int64   `json:"accepted_points"`
+	Latency   Latency `json:"latency_ms"`
 }
 
 // Latency are write latency percentiles in milliseconds (204 responses).
@@ -153,6 +166,10 @@ func (r *Result) print(w io.Writer) {
 	fmt.Fprintf(w, "stored points %d, acknowledged %d: lost %d (acknowledged, not stored), stored without acknowledgement %d, never accepted %d\n", r.StoredPoints, r.AcceptedPoints, r.LostPoints, r.StoredUnacked, r.Unsent)
 	if r.ShutdownError != "" {
 		fmt.Fprintf(w, "collector shutdown: %s\n", r.ShutdownError)
+	}
+	fmt.Fprintf(w, "timeline (by send time):\n%8s %9s %9s %10s %9s %9s %9s\n", "from", "accepted", "rejected", "points/s", "p50 ms", "p99 ms", "max ms")
+	for _, t := range r.Timeline {
+		fmt.Fprintf(w, "%7.0fs %9d %9d %10.0f %9.1f %9.1f %9.1f\n", t.FromS, t.Accepted, t.Rejected, float64(t.AcceptedP)/r.IntervalS, t.Latency.P50, t.Latency.P99, t.Latency.Max)
 	}
 }
 
@@ -226,6 +243,7 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 		latMu                                           sync.Mutex
 		latAll, latSteady                               []float64
 		steadyPts                                       atomic.Int64
+		windows                                         []windowAcc // under latMu
 	)
 	start := time.Now()
 	produceUntil := start.Add(o.duration)
@@ -304,6 +322,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					a.pending, a.npoints, a.ts = a.pending[1:], a.npoints[1:], a.ts[1:]
 					ms := float64(lat.Microseconds()) / 1000
 					latMu.Lock()
+					wa := windowAt(&windows, t0.Sub(start), o.interval)
+					wa.lat = append(wa.lat, ms)
+					wa.points += n
 					latAll = append(latAll, ms)
 					if t0.After(steadyFrom) && t0.Before(produceUntil) {
 						latSteady = append(latSteady, ms)
@@ -314,6 +335,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 					retryAt = time.Time{}
 				case err == nil && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable):
 					rejected.Add(1)
+					latMu.Lock()
+					windowAt(&windows, t0.Sub(start), o.interval).rejected++
+					latMu.Unlock()
 					wait := retryAfter
 					if wait <= 0 {
 						wait = backoff
@@ -345,6 +369,9 @@ func run(ctx context.Context, o options, log *slog.Logger) (*Result, error) {
 	}
 	res.LatencyAll = percentiles(latAll)
 	res.LatencySteady = percentiles(latSteady)
+	for i, w := range windows {
+		res.Timeline = append(res.Timeline, Window{FromS: (time.Duration(i) * o.interval).Seconds(), Accepted: int64(len(w.lat)), Rejected: w.rejected, AcceptedP: w.points, Latency: percentiles(w.lat)})
+	}
 	res.RSSMaxMiB, res.RSSEndMiB, res.CPUAvgPercent, res.LoadgenCPU = m.rssMax, m.rssEnd, m.cpu, m.selfCPU
 	for _, a := range agents {
 		for _, n := range a.npoints {
@@ -721,6 +748,22 @@ func cpuSeconds(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// windowAcc collects one timeline window.
+type windowAcc struct {
+	lat      []float64
+	points   int64
+	rejected int64
+}
+
+// windowAt returns the window of a request sent at offset since the start.
+func windowAt(ws *[]windowAcc, offset, width time.Duration) *windowAcc {
+	i := max(0, int(offset/width))
+	for len(*ws) <= i {
+		*ws = append(*ws, windowAcc{})
+	}
+	return &(*ws)[i]
 }
 
 func percentiles(ms []float64) Latency {
