@@ -274,8 +274,13 @@ func TestPingHealthMetrics(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d", path, resp.StatusCode)
 		}
-		if path == "/metrics" && !strings.Contains(string(b), "schulmon_collector_write_requests_total") {
-			t.Errorf("/metrics lacks write counters")
+		if path != "/metrics" {
+			continue
+		}
+		for _, m := range []string{"schulmon_collector_write_requests_total", "schulmon_store_points_total", `schulmon_store_rollup_buckets_total{source="raw"}`, "schulmon_store_rollup_entries", "schulmon_store_wal_frames"} {
+			if !strings.Contains(string(b), m) {
+				t.Errorf("/metrics lacks %s", m)
+			}
 		}
 	}
 }

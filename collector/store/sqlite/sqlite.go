@@ -137,6 +137,9 @@ type Stats struct {
 	RollupMemoryBuckets uint64
 	RollupRawBuckets    uint64
 	RollupEntries       int
+	// WAL checkpoints run, and the WAL's frames at the last one.
+	Checkpoints uint64
+	WALFrames   int
 }
 
 type encodedPoint struct {
@@ -176,7 +179,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// group-commit transaction keeps the pages it changes for its own
 	// rollback, and past 64 KiB SQLite spilled them to a temporary file,
 	// a write syscall per page (8 % of the writer's CPU).
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"))
+	//
+	// No automatic checkpoints: the connection whose commit pushed the
+	// WAL past 1,000 pages copied them to the file itself, inside the
+	// point writer's commit, and after the five-minute rollups (millions
+	// of rows) that took seconds: every write waited. checkpointer does
+	// it beside the writer.
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"), sqlitedb.Pragma("wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +229,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("prepare rollup insert: %w", err)
 	}
 	overwriteLogs.Store(s.id, &s.ov)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.writer()
 	go s.maintain()
+	go s.checkpointer()
 	return s, nil
 }
 
