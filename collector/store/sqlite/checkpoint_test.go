@@ -68,3 +68,42 @@ func pointsInFile(t *testing.T, path string) (int, error) {
 	err = db.QueryRow(`SELECT count(*) FROM points`).Scan(&n)
 	return n, err
 }
+
+// TestWALStartsOverUnderSteadyWrites: with a writer committing back to
+// back, the checkpointer still gets the WAL to start over, so it stays
+// the size of a few checkpoint rounds' writes instead of growing with
+// everything written.
+func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
+	old := checkpointEvery
+	checkpointEvery = 20 * time.Millisecond
+	defer func() { checkpointEvery = old }()
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	maxFrames, restarts, last := 0, 0, 0
+	var checkpoints uint64
+	for round := 0; checkpoints < 40; round++ {
+		var b strings.Builder
+		for i := range 500 {
+			fmt.Fprintf(&b, "cpu,host=h%d usage_idle=%d %d\n", i, i, 1_700_000_000+round)
+		}
+		if err := s.Write(ctx, rows(t, b.String())); err != nil {
+			t.Fatal(err)
+		}
+		st := s.Stats()
+		if st.Checkpoints != checkpoints {
+			checkpoints = st.Checkpoints
+			maxFrames = max(maxFrames, st.WALFrames)
+			if st.WALFrames < last {
+				restarts++
+			}
+			last = st.WALFrames
+		}
+		if round > 100000 {
+			t.Fatal("no checkpoints")
+		}
+	}
+	if restarts < 5 {
+		t.Fatalf("the WAL started over %d times in 40 checkpoints (largest %d frames); want it to, again and again", restarts, maxFrames)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -49,8 +50,12 @@ var checkpointEvery = time.Second
 
 // checkpointer copies committed pages from the WAL into the database file
 // with passive checkpoints, which neither wait for the writer nor make it
-// wait. Once a checkpoint has copied every frame, the next commit starts
-// the WAL over, so it stays the size of a few seconds' writes.
+// wait. The WAL starts over only if a write transaction begins after a
+// checkpoint copied every frame; the point writer commits back to back,
+// so one always overlapped the checkpoint and the WAL grew past a
+// gigabyte. So each round copies the bulk beside the writer, then what
+// was committed meanwhile (a few milliseconds' worth) between two of the
+// writer's transactions, holding the write gate.
 func (s *Store) checkpointer() {
 	defer s.wg.Done()
 	t := time.NewTicker(checkpointEvery)
@@ -64,16 +69,22 @@ func (s *Store) checkpointer() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		frames, copied, err := s.checkpoint(ctx)
+		if err == nil && frames > 0 {
+			err = sqlitedb.HoldWrites(ctx, s.path, func() error {
+				frames, copied, err = s.checkpoint(ctx)
+				return err
+			})
+		}
 		cancel()
 		switch {
 		case err != nil:
 			s.log.Error("WAL checkpoint failed; retried in a second", "err", err)
-		case frames > walWarnFrames && !warned:
+		case copied < frames && frames > walWarnFrames && !warned:
 			// Readers holding old snapshots keep frames from being
 			// copied; a long query can do that for a while.
 			s.log.Warn("the points WAL keeps growing: a long-running read may hold it", "frames", frames, "copied", copied)
 			warned = true
-		case frames <= walWarnFrames:
+		case copied == frames:
 			warned = false
 		}
 	}

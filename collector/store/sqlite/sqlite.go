@@ -86,6 +86,7 @@ const rollupStep = 5 * time.Minute
 // Store is the embedded store. Create it with Open.
 type Store struct {
 	db   *sql.DB
+	path string
 	opts Options
 	log  *slog.Logger
 
@@ -185,7 +186,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// point writer's commit, and after the five-minute rollups (millions
 	// of rows) that took seconds: every write waited. checkpointer does
 	// it beside the writer.
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"), sqlitedb.Pragma("wal_autocheckpoint(0)"))
+	// A WAL that grew (a burst of rollups) is cut back when it restarts.
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"),
+		sqlitedb.Pragma("wal_autocheckpoint(0)"), sqlitedb.Pragma("journal_size_limit(67108864)"))
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +199,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, opts: opts, log: opts.Logger, reqs: make(chan *writeReq, 1024), done: make(chan struct{}), series: map[seriesHash]int64{}}
+	s := &Store{db: db, path: path, opts: opts, log: opts.Logger, reqs: make(chan *writeReq, 1024), done: make(chan struct{}), series: map[seriesHash]int64{}}
 	if err := s.loadSeries(ctx); err != nil {
 		db.Close()
 		return nil, err
