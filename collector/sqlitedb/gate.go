@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -62,22 +61,6 @@ func (g *gate) acquire(ctx context.Context) error {
 }
 
 func (g *gate) release() { <-g.ch }
-
-// HoldWrites runs fn while no write transaction of this process runs on
-// the database file at path: fn starts after the current one ends, and
-// the next waits for fn.
-func HoldWrites(ctx context.Context, path string, fn func() error) error {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return fmt.Errorf("hold writes of %s: %w", path, err)
-	}
-	g := gateFor(abs)
-	if err := g.acquire(ctx); err != nil {
-		return err
-	}
-	defer g.release()
-	return fn()
-}
 
 // gatedConnector opens modernc connections that pass writes through the gate.
 type gatedConnector struct {

@@ -13,19 +13,16 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// TestCheckpointerCopiesWAL: with SQLite's automatic checkpoints off, the
-// store's own checkpointer copies committed points into the database
-// file: a copy of the file alone, without its WAL, holds them.
+// TestCheckpointerCopiesWAL: the store's checkpointer copies committed
+// points into the database file, long before SQLite's own checkpoint
+// would (at 1,000 pages): a copy of the file alone, without its WAL,
+// holds them.
 func TestCheckpointerCopiesWAL(t *testing.T) {
 	old := checkpointEvery
 	checkpointEvery = 20 * time.Millisecond
 	defer func() { checkpointEvery = old }()
 	s, path := openTest(t)
 	defer s.Close()
-	var auto int
-	if err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
-		t.Fatalf("wal_autocheckpoint %d, %v; want 0 (the checkpointer's job)", auto, err)
-	}
 	var b strings.Builder
 	for i := range 2000 {
 		fmt.Fprintf(&b, "cpu,host=h%d usage_idle=%d %d\n", i%50, i, 1_700_000_000+i)
@@ -33,8 +30,8 @@ func TestCheckpointerCopiesWAL(t *testing.T) {
 	if err := s.Write(context.Background(), rows(t, b.String())); err != nil {
 		t.Fatal(err)
 	}
-	// Only the checkpointer copies pages into the file: watch a copy of
-	// the file alone (what is only in the WAL is not in it).
+	// The write is far below 1,000 pages: only the checkpointer copies it
+	// into the file. Watch a copy of the file alone.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n, err := pointsInFile(t, path)
@@ -70,9 +67,10 @@ func pointsInFile(t *testing.T, path string) (int, error) {
 }
 
 // TestWALStartsOverUnderSteadyWrites: with a writer committing back to
-// back, the checkpointer still gets the WAL to start over, so it stays
-// the size of a few checkpoint rounds' writes instead of growing with
-// everything written.
+// back and the checkpointer beside it, the WAL still starts over, so it
+// stays small instead of growing with everything written (a checkpointer
+// alone, without SQLite's own checkpoint in the writer's commits, let it
+// grow to a gigabyte in the load test).
 func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 	old := checkpointEvery
 	checkpointEvery = 20 * time.Millisecond
@@ -103,7 +101,8 @@ func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 			t.Fatal("no checkpoints")
 		}
 	}
-	if restarts < 5 {
-		t.Fatalf("the WAL started over %d times in 40 checkpoints (largest %d frames); want it to, again and again", restarts, maxFrames)
+	// SQLite's own checkpoint comes at 1,000 pages.
+	if restarts == 0 || maxFrames > 2500 {
+		t.Fatalf("the WAL started over %d times in 40 checkpoints, largest %d frames; want it to start over, staying near 1,000 frames", restarts, maxFrames)
 	}
 }

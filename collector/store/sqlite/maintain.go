@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schulmon/schulmon/collector/sqlitedb"
 	"github.com/schulmon/schulmon/metric"
 )
 
@@ -50,12 +49,12 @@ var checkpointEvery = time.Second
 
 // checkpointer copies committed pages from the WAL into the database file
 // with passive checkpoints, which neither wait for the writer nor make it
-// wait. The WAL starts over only if a write transaction begins after a
-// checkpoint copied every frame; the point writer commits back to back,
-// so one always overlapped the checkpoint and the WAL grew past a
-// gigabyte. So each round copies the bulk beside the writer, then what
-// was committed meanwhile (a few milliseconds' worth) between two of the
-// writer's transactions, holding the write gate.
+// wait. SQLite's own checkpoint still runs in whichever connection's
+// commit pushes the WAL past 1,000 pages, and that is what lets the WAL
+// start over (a checkpointer beside a writer that commits back to back
+// never could); but it now finds little left to copy. Before, after the
+// five-minute rollups (millions of rows) it fell to the point writer's
+// commit to copy them all, and every write stalled for seconds.
 func (s *Store) checkpointer() {
 	defer s.wg.Done()
 	t := time.NewTicker(checkpointEvery)
@@ -69,12 +68,6 @@ func (s *Store) checkpointer() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		frames, copied, err := s.checkpoint(ctx)
-		if err == nil && frames > 0 {
-			err = sqlitedb.HoldWrites(ctx, s.path, func() error {
-				frames, copied, err = s.checkpoint(ctx)
-				return err
-			})
-		}
 		cancel()
 		switch {
 		case err != nil:

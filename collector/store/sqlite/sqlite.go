@@ -86,7 +86,6 @@ const rollupStep = 5 * time.Minute
 // Store is the embedded store. Create it with Open.
 type Store struct {
 	db   *sql.DB
-	path string
 	opts Options
 	log  *slog.Logger
 
@@ -179,16 +178,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Statement journals in memory: a multi-row upsert inside the
 	// group-commit transaction keeps the pages it changes for its own
 	// rollback, and past 64 KiB SQLite spilled them to a temporary file,
-	// a write syscall per page (8 % of the writer's CPU).
-	//
-	// No automatic checkpoints: the connection whose commit pushed the
-	// WAL past 1,000 pages copied them to the file itself, inside the
-	// point writer's commit, and after the five-minute rollups (millions
-	// of rows) that took seconds: every write waited. checkpointer does
-	// it beside the writer.
-	// A WAL that grew (a burst of rollups) is cut back when it restarts.
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"),
-		sqlitedb.Pragma("wal_autocheckpoint(0)"), sqlitedb.Pragma("journal_size_limit(67108864)"))
+	// a write syscall per page (8 % of the writer's CPU). A WAL that grew
+	// (a burst of rollups) is cut back to 64 MiB when it starts over.
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"), sqlitedb.Pragma("journal_size_limit(67108864)"))
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +191,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opts: opts, log: opts.Logger, reqs: make(chan *writeReq, 1024), done: make(chan struct{}), series: map[seriesHash]int64{}}
+	s := &Store{db: db, opts: opts, log: opts.Logger, reqs: make(chan *writeReq, 1024), done: make(chan struct{}), series: map[seriesHash]int64{}}
 	if err := s.loadSeries(ctx); err != nil {
 		db.Close()
 		return nil, err
