@@ -421,8 +421,6 @@ var (
 	descSeries  = prometheus.NewDesc("schulmon_store_series", "Series known to the embedded store.", nil, nil)
 	descRollups = prometheus.NewDesc("schulmon_store_rollup_buckets_total", "Five-minute buckets rolled up, by source: memory (accumulated at write time) or raw (recomputed from the points).", []string{"source"}, nil)
 	descRollEnt = prometheus.NewDesc("schulmon_store_rollup_entries", "Fields of series held in the in-memory rollups.", nil, nil)
-	descCkpts   = prometheus.NewDesc("schulmon_store_wal_checkpoints_total", "WAL checkpoints of the embedded store.", nil, nil)
-	descWAL     = prometheus.NewDesc("schulmon_store_wal_frames", "Frames (pages) in the embedded store's WAL at the last checkpoint.", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -432,8 +430,6 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSeries
 	ch <- descRollups
 	ch <- descRollEnt
-	ch <- descCkpts
-	ch <- descWAL
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -445,6 +441,4 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupMemoryBuckets), "memory")
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupRawBuckets), "raw")
 	ch <- prometheus.MustNewConstMetric(descRollEnt, prometheus.GaugeValue, float64(st.RollupEntries))
-	ch <- prometheus.MustNewConstMetric(descCkpts, prometheus.CounterValue, float64(st.Checkpoints))
-	ch <- prometheus.MustNewConstMetric(descWAL, prometheus.GaugeValue, float64(st.WALFrames))
 }

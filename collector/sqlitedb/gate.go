@@ -287,11 +287,8 @@ func isWrite(query string) bool {
 	case "SELECT", "EXPLAIN", "VALUES":
 		return false
 	case "PRAGMA":
-		// PRAGMA x = y writes; PRAGMA x reads. A checkpoint counts as a
-		// write, except a passive one: it waits for no writer, and a
-		// writer need not wait for it.
-		l := strings.ToLower(q)
-		return strings.Contains(q, "=") || strings.Contains(l, "checkpoint") && !strings.Contains(l, "passive")
+		// PRAGMA x = y writes; PRAGMA x reads.
+		return strings.Contains(q, "=") || strings.Contains(strings.ToLower(q), "checkpoint")
 	case "WITH":
 		u := strings.ToUpper(q)
 		return strings.Contains(u, "INSERT") || strings.Contains(u, "UPDATE") || strings.Contains(u, "DELETE")

@@ -44,62 +44,6 @@ func (s *Store) maintain() {
 	}
 }
 
-// checkpointEvery is how often checkpointer copies the WAL into the file.
-var checkpointEvery = time.Second
-
-// checkpointer copies committed pages from the WAL into the database file
-// with passive checkpoints, which neither wait for the writer nor make it
-// wait. SQLite's own checkpoint still runs in whichever connection's
-// commit pushes the WAL past 1,000 pages, and that is what lets the WAL
-// start over (a checkpointer beside a writer that commits back to back
-// never could); but it now finds little left to copy. Before, after the
-// five-minute rollups (millions of rows) it fell to the point writer's
-// commit to copy them all, and every write stalled for seconds.
-func (s *Store) checkpointer() {
-	defer s.wg.Done()
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	warned := false
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		frames, copied, err := s.checkpoint(ctx)
-		cancel()
-		switch {
-		case err != nil:
-			s.log.Error("WAL checkpoint failed; retried in a second", "err", err)
-		case copied < frames && frames > walWarnFrames && !warned:
-			// Readers holding old snapshots keep frames from being
-			// copied; a long query can do that for a while.
-			s.log.Warn("the points WAL keeps growing: a long-running read may hold it", "frames", frames, "copied", copied)
-			warned = true
-		case copied == frames:
-			warned = false
-		}
-	}
-}
-
-// walWarnFrames is a WAL size (frames of a page each) worth a warning.
-const walWarnFrames = 256 << 10
-
-// checkpoint runs one passive checkpoint: the WAL's frames, and how many
-// of them are in the database file now.
-func (s *Store) checkpoint(ctx context.Context) (frames, copied int, err error) {
-	var busy int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
-		return 0, 0, fmt.Errorf("checkpoint the points WAL: %w", err)
-	}
-	s.statsMu.Lock()
-	s.stats.Checkpoints++
-	s.stats.WALFrames = frames
-	s.statsMu.Unlock()
-	return frames, copied, nil
-}
-
 const metaWatermark = "rollup_watermark"
 
 // Rollup writes the five-minute buckets completed since the last run,

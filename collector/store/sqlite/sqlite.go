@@ -137,9 +137,6 @@ type Stats struct {
 	RollupMemoryBuckets uint64
 	RollupRawBuckets    uint64
 	RollupEntries       int
-	// WAL checkpoints run, and the WAL's frames at the last one.
-	Checkpoints uint64
-	WALFrames   int
 }
 
 type encodedPoint struct {
@@ -178,9 +175,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Statement journals in memory: a multi-row upsert inside the
 	// group-commit transaction keeps the pages it changes for its own
 	// rollback, and past 64 KiB SQLite spilled them to a temporary file,
-	// a write syscall per page (8 % of the writer's CPU). A WAL that grew
-	// (a burst of rollups) is cut back to 64 MiB when it starts over.
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"), sqlitedb.Pragma("journal_size_limit(67108864)"))
+	// a write syscall per page (8 % of the writer's CPU).
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"))
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +220,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("prepare rollup insert: %w", err)
 	}
 	overwriteLogs.Store(s.id, &s.ov)
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.writer()
 	go s.maintain()
-	go s.checkpointer()
 	return s, nil
 }
 
