@@ -25,17 +25,8 @@ type linesStore struct {
 func (s *linesStore) Write(_ context.Context, pts []store.Point) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range pts {
-		var b strings.Builder
-		b.Write(p.Row.Measurement)
-		for _, t := range p.Row.Tags {
-			fmt.Fprintf(&b, ",%s=%s", t.Key, t.Value)
-		}
-		for _, f := range p.Row.Fields {
-			fmt.Fprintf(&b, " %s=%v", f.Key, f.Value().Any())
-		}
-		fmt.Fprintf(&b, " %d", p.Row.Time)
-		s.lines[p.Site] = append(s.lines[p.Site], b.String())
+	for i, line := range render(pts) {
+		s.lines[pts[i].Site] = append(s.lines[pts[i].Site], line)
 	}
 	return nil
 }

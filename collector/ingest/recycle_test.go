@@ -29,6 +29,7 @@ func (s *lateStore) Write(ctx context.Context, pts []store.Point) error {
 	return nil
 }
 
+// render writes points as line protocol, one line each.
 func render(pts []store.Point) []string {
 	var out []string
 	for _, p := range pts {
