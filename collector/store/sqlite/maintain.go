@@ -232,8 +232,8 @@ func rollupInsertSQL(rows int) string {
 // writeBucket writes the rollup rows of bucket b. Each row is complete on
 // its own, so they go in several short transactions: one long one would
 // keep the point writer (and every waiting write request) out for
-// seconds. Series in id order keep the inserts near each other in the
-// table.
+// seconds. Series in id order make the inserts an append to the
+// bucket's rows.
 func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string) error {
 	ids := make([]int64, 0, len(a.first))
 	for id := range a.first {
@@ -359,7 +359,7 @@ func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
 }
 
 // rollupRetentionSQL deletes one chunk of rollups older than a bucket.
-const rollupRetentionSQL = `DELETE FROM rollups WHERE (series_id, field, bucket) IN (SELECT series_id, field, bucket FROM rollups WHERE bucket < ? LIMIT ?)`
+const rollupRetentionSQL = `DELETE FROM rollups WHERE (bucket, series_id, field) IN (SELECT bucket, series_id, field FROM rollups WHERE bucket < ? LIMIT ?)`
 
 // retentionChunk is how many rows one retention transaction deletes.
 var retentionChunk = 20000

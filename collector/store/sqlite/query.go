@@ -148,11 +148,31 @@ func (s *Store) queryRaw(ctx context.Context, q store.Query, in string, bySeries
 	return rows.Err()
 }
 
+// rollupQuerySQL reads one field of some series from the rollups: a
+// recursive list of the buckets in range, and for each an index seek per
+// series. The rollups are keyed by bucket first (so that they are written
+// as appends), and a plain range on bucket would read every series of
+// every bucket: three million rows a bucket at 10,000 schools. CROSS JOIN
+// keeps SQLite from turning the join around. Arguments: first bucket,
+// bucket step, end, chart step, field.
+func rollupQuerySQL(seriesIDs string) string {
+	return strings.Replace(rollupQueryTemplate, "$series", seriesIDs, 1)
+}
+
+const rollupQueryTemplate = `WITH RECURSIVE b(x) AS (SELECT ?1 UNION ALL SELECT x + ?2 FROM b WHERE x + ?2 < ?3)
+	SELECT r.series_id, r.bucket - r.bucket % ?4, sum(r.sum) / sum(r.count) FROM b CROSS JOIN rollups r
+	WHERE r.bucket = b.x AND r.field = ?5 AND r.series_id IN ($series) GROUP BY 1, 2 ORDER BY 1, 2`
+
 func (s *Store) queryRollups(ctx context.Context, q store.Query, in string, bySeries map[int64]*store.Series) error {
-	step := q.Step.Nanoseconds()
-	rows, err := s.db.QueryContext(ctx, `SELECT series_id, bucket - bucket % ?, sum(sum) / sum(count) FROM rollups
-		WHERE series_id IN (`+in+`) AND field=? AND bucket >= ? AND bucket < ? GROUP BY 1, 2 ORDER BY 1, 2`,
-		step, q.Field, q.From.UnixNano(), q.To.UnixNano())
+	from, to := q.From.UnixNano(), q.To.UnixNano()
+	first := bucketOf(from)
+	if first < from {
+		first += rollupStep.Nanoseconds()
+	}
+	if first >= to {
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, rollupQuerySQL(in), first, rollupStep.Nanoseconds(), to, q.Step.Nanoseconds(), q.Field)
 	if err != nil {
 		return fmt.Errorf("read rollups: %w", err)
 	}

@@ -122,3 +122,64 @@ func BenchmarkRollupAccumulate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBucketPoints), "ns/point")
 }
+
+// BenchmarkRollupAgedTable writes one bucket of rollups (4,000 series ×
+// 6 fields) into a table that holds the four hours before it, and
+// reports the WAL pages the bucket wrote: with rollups keyed by series
+// each row went onto a page of its own once a table was a few hours old.
+func BenchmarkRollupAgedTable(b *testing.B) {
+	const series, fields, aged = 4000, 6, 48
+	ctx := context.Background()
+	s := openBench(b)
+	// One connection, so that the pragma holds and the WAL can be read
+	// after each bucket without a checkpoint in between.
+	s.db.SetMaxOpenConns(1)
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, fields)
+	for f := range names {
+		names[f] = fmt.Sprintf("usage_%d", f)
+	}
+	acc := newBucketAcc()
+	for id := int64(1); id <= series; id++ {
+		c := acc.series(id)
+		for f := int32(0); f < fields; f++ {
+			c.add(f, float64(id)+float64(f))
+		}
+		c.done()
+	}
+	step := rollupStep.Nanoseconds()
+	start := time.Now().Truncate(time.Hour).UnixNano()
+	walFrames := func() int64 {
+		var busy, log, done int64
+		if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+			b.Fatal(err)
+		}
+		return log
+	}
+	truncate := func() {
+		if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := int64(0); i < aged; i++ {
+		if err := s.writeBucket(ctx, start+i*step, acc, names); err != nil {
+			b.Fatal(err)
+		}
+		truncate()
+	}
+	var frames int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.writeBucket(ctx, start+int64(aged+i)*step, acc, names); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		frames += walFrames()
+		truncate()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(frames)/float64(b.N), "wal-pages/bucket")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*series*fields), "ns/row")
+}

@@ -322,26 +322,35 @@ func TestNewSeriesInChunksAndAfterRestart(t *testing.T) {
 	}
 }
 
-// TestRetentionUsesBucketIndex: the rollup retention finds old rows by
-// the bucket index instead of reading the whole table under the lock.
-func TestRetentionUsesBucketIndex(t *testing.T) {
+// TestRollupsReadByKey: rollup retention and charts find their rows by
+// the (bucket, series, field) key instead of reading the table, which
+// at 10,000 schools grows by three million rows a bucket.
+func TestRollupsReadByKey(t *testing.T) {
 	s, _ := openTest(t)
 	defer s.Close()
-	rows, err := s.DB().Query(`EXPLAIN QUERY PLAN `+rollupRetentionSQL, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+	plan := func(query string, args ...any) string {
+		t.Helper()
+		rows, err := s.DB().Query(`EXPLAIN QUERY PLAN `+query, args...)
+		if err != nil {
 			t.Fatal(err)
 		}
-		plan = append(plan, detail)
+		defer rows.Close()
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		return strings.Join(plan, "\n")
 	}
-	if !strings.Contains(strings.Join(plan, "\n"), "rollups_bucket") {
-		t.Fatalf("rollup retention does not use the bucket index:\n%s", strings.Join(plan, "\n"))
+	if p := plan(rollupRetentionSQL, 1, 1); !strings.Contains(p, "SEARCH rollups USING PRIMARY KEY (bucket<?)") {
+		t.Errorf("rollup retention does not find old rows by the key:\n%s", p)
+	}
+	p := plan(rollupQuerySQL("1,2,3"), 0, 300, 3000, 600, "v")
+	if !strings.Contains(p, "SEARCH r USING PRIMARY KEY (bucket=? AND series_id=? AND field=?)") || strings.Contains(p, "SCAN r") {
+		t.Errorf("a chart does not seek its rollups by key:\n%s", p)
 	}
 }
