@@ -134,10 +134,12 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 		scan = max(scan, b+step)
 		a := accs[b]
 		var err error
+		var w bucketWrite
+		started := time.Now()
 		if a != nil {
-			err = s.writeBucket(ctx, b, a, names)
+			w, err = s.writeBucket(ctx, b, a, names)
 		} else {
-			err = s.rollupRaw(ctx, b)
+			w, err = s.rollupRaw(ctx, b)
 		}
 		if err != nil {
 			s.rmu.Lock()
@@ -146,12 +148,16 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 			return giveUp(err)
 		}
 		s.statsMu.Lock()
+		from := "memory"
 		if a != nil {
 			s.stats.RollupMemoryBuckets++
 		} else {
 			s.stats.RollupRawBuckets++
+			from = "raw points"
 		}
 		s.statsMu.Unlock()
+		s.log.Info("rolled up bucket", "bucket", bucketTime(b), "from", from, "rows", w.rows,
+			"transactions", w.txs, "took", time.Since(started).Round(time.Millisecond), "longest_transaction", w.longest.Round(time.Millisecond))
 		// The watermark moves with each bucket, so that a run cut short
 		// by its deadline keeps what it did.
 		if b+step > s.wm.Load() {
@@ -171,12 +177,19 @@ func (s *Store) setWatermark(ctx context.Context, v int64) error {
 }
 
 // rollupRaw recomputes bucket b from its raw points.
-func (s *Store) rollupRaw(ctx context.Context, b int64) error {
+func (s *Store) rollupRaw(ctx context.Context, b int64) (bucketWrite, error) {
 	a, names, _, err := s.readBucket(ctx, b)
 	if err != nil {
-		return err
+		return bucketWrite{}, err
 	}
 	return s.writeBucket(ctx, b, a, names)
+}
+
+// bucketWrite is what writing a bucket's rollups took, for the log: a
+// long transaction is what the point writer waited for.
+type bucketWrite struct {
+	rows, txs int
+	longest   time.Duration
 }
 
 // readBucket accumulates the raw points of bucket b and returns how many
@@ -234,7 +247,7 @@ func rollupInsertSQL(rows int) string {
 // keep the point writer (and every waiting write request) out for
 // seconds. Series in id order make the inserts an append to the
 // bucket's rows.
-func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string) error {
+func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string) (w bucketWrite, _ error) {
 	ids := make([]int64, 0, len(a.first))
 	for id := range a.first {
 		ids = append(ids, id)
@@ -243,6 +256,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 	args := make([]any, 0, 7*rollupInsertChunk)
 	var tx *sql.Tx
 	var chunk *sql.Stmt
+	var began time.Time
 	inTx := 0
 	flush := func() error {
 		var err error
@@ -268,6 +282,9 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 		}
 		chunk.Close()
 		tx.Rollback()
+		w.rows += inTx
+		w.txs++
+		w.longest = max(w.longest, time.Since(began))
 		tx, inTx = nil, 0
 		return err
 	}
@@ -292,28 +309,29 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 			if tx == nil {
 				var err error
 				if tx, err = s.db.BeginTx(ctx, nil); err != nil {
-					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
+				began = time.Now()
 				chunk = tx.StmtContext(ctx, s.rollupChunk)
 			}
 			args = append(args, idArg, nameArgs[e.field], bucketArg, e.count, e.sum, e.min, e.max)
 			inTx++
 			if len(args) == 7*rollupInsertChunk {
 				if err := flush(); err != nil {
-					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
 			}
 			if inTx >= rollupTxRows {
 				if err := commit(); err != nil {
-					return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
 			}
 		}
 	}
 	if err := commit(); err != nil {
-		return fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
+		return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 	}
-	return nil
+	return w, nil
 }
 
 // ApplyRetention deletes raw points and rollups older than their

@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +75,33 @@ func TestMigrateRollupsToBucketKey(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'rollups_bucket'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("index rollups_bucket still there (%d, %v); the key serves retention now", n, err)
+	}
+}
+
+// TestRollupLogsEachBucket: each bucket rolled up is logged with its rows
+// and how long the longest of its transactions held the file, which is
+// what the point writer waited for.
+func TestRollupLogsEachBucket(t *testing.T) {
+	var logged bytes.Buffer
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "points.db"), Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Write(ctx, rows(t, "cpu,cpu=0 v=1,w=2 0\ncpu,cpu=1 v=2 10\ncpu,cpu=0 v=3 300")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rollup(ctx, time.Unix(600, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`msg="rolled up bucket" bucket=1970-01-01T00:00:00.000Z from=memory rows=3 transactions=1 took=`,
+		`msg="rolled up bucket" bucket=1970-01-01T00:05:00.000Z from=memory rows=1 transactions=1 took=`,
+		"longest_transaction=",
+	} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logged.String())
+		}
 	}
 }
