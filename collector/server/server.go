@@ -419,7 +419,7 @@ var (
 	descErrors  = prometheus.NewDesc("schulmon_store_commit_errors_total", "Failed commits of the embedded store.", nil, nil)
 	descPoints  = prometheus.NewDesc("schulmon_store_points_total", "Points committed to the embedded store.", nil, nil)
 	descSeries  = prometheus.NewDesc("schulmon_store_series", "Series known to the embedded store.", nil, nil)
-	descRollups = prometheus.NewDesc("schulmon_store_rollup_buckets_total", "Five-minute buckets rolled up, by source: memory (accumulated at write time) or raw (recomputed from the points).", []string{"source"}, nil)
+	descRollups = prometheus.NewDesc("schulmon_store_rollup_buckets_total", "Five-minute buckets rolled up, by source: memory (accumulated at write time), raw (recomputed from the points) or late (late points added to a bucket rolled up before).", []string{"source"}, nil)
 	descRollEnt = prometheus.NewDesc("schulmon_store_rollup_entries", "Fields of series held in the in-memory rollups.", nil, nil)
 )
 
@@ -440,5 +440,6 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSeries, prometheus.GaugeValue, float64(st.Series))
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupMemoryBuckets), "memory")
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupRawBuckets), "raw")
+	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupLateBuckets), "late")
 	ch <- prometheus.MustNewConstMetric(descRollEnt, prometheus.GaugeValue, float64(st.RollupEntries))
 }

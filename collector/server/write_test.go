@@ -277,7 +277,7 @@ func TestPingHealthMetrics(t *testing.T) {
 		if path != "/metrics" {
 			continue
 		}
-		for _, m := range []string{"schulmon_collector_write_requests_total", "schulmon_store_points_total", `schulmon_store_rollup_buckets_total{source="raw"}`, "schulmon_store_rollup_entries"} {
+		for _, m := range []string{"schulmon_collector_write_requests_total", "schulmon_store_points_total", `schulmon_store_rollup_buckets_total{source="raw"}`, `schulmon_store_rollup_buckets_total{source="late"}`, "schulmon_store_rollup_entries"} {
 			if !strings.Contains(string(b), m) {
 				t.Errorf("/metrics lacks %s", m)
 			}

@@ -185,14 +185,16 @@ func (c *seriesAcc) done() {
 // rollupState is the writer's side of the rollups, guarded by Store.rmu.
 type rollupState struct {
 	// closed: buckets before it were handed to Rollup (or rolled up
-	// before this process started). A point committed for one of them
-	// marks it dirty instead of going into an accumulator that may have
-	// been written already.
+	// before this process started). A new point committed for one of
+	// them goes into a late accumulator, which Rollup adds to the stored
+	// rows: an agent replaying its outbox costs what it sends, not a
+	// recompute of every school's points in the bucket.
 	closed int64
 	// dirty buckets are recomputed from raw points.
 	dirty   map[int64]struct{}
 	buckets map[int64]*bucketAcc
-	entries int // over all buckets
+	late    map[int64]*bucketAcc // closed buckets' new points
+	entries int                  // over all buckets
 	names   fieldNames
 	max     int // cap on entries and accBucketCost per bucket
 	// off: no accumulators (max < 0, or too many dirty buckets). Then
@@ -213,7 +215,7 @@ type rollupState struct {
 }
 
 func newRollupState(closed int64, maxEntries int, log *slog.Logger) *rollupState {
-	return &rollupState{closed: closed, dirty: map[int64]struct{}{}, buckets: map[int64]*bucketAcc{}, names: fieldNames{limit: maxFieldNames}, max: maxEntries, off: maxEntries < 0, log: log}
+	return &rollupState{closed: closed, dirty: map[int64]struct{}{}, buckets: map[int64]*bucketAcc{}, late: map[int64]*bucketAcc{}, names: fieldNames{limit: maxFieldNames}, max: maxEntries, off: maxEntries < 0, log: log}
 }
 
 // accBucketCost is a bucket's own memory (maps, first chunk) in entries,
@@ -230,6 +232,7 @@ func (r *rollupState) markDirty(b int64) {
 		r.entries -= int(a.n)
 		delete(r.buckets, b)
 	}
+	r.dropLate(b)
 	r.lastOK = false
 	if b >= r.closed {
 		if r.off {
@@ -243,10 +246,24 @@ func (r *rollupState) markDirty(b int64) {
 	r.dirty[b] = struct{}{}
 }
 
+// dropLate forgets bucket b's late points: the raw recompute reads them.
+func (r *rollupState) dropLate(b int64) {
+	if a := r.late[b]; a != nil {
+		r.entries -= int(a.n)
+		delete(r.late, b)
+		r.lastOK = false
+	}
+}
+
 func (r *rollupState) turnOff() {
 	r.log.Error("too many five-minute buckets to recompute from raw points (clocks far ahead?); in-memory rollups off until restart", "buckets", len(r.dirty))
 	r.off = true
 	clear(r.buckets)
+	// Their points are stored, but not in the rollups yet.
+	for b := range r.late {
+		r.dirty[b] = struct{}{}
+	}
+	clear(r.late)
 	r.entries = 0
 	for b := range r.dirty {
 		if b >= r.closed {
@@ -256,16 +273,25 @@ func (r *rollupState) turnOff() {
 	r.lastOK = false
 }
 
-// bucketFor returns the accumulator that takes points of bucket b, or nil
-// if b is to be recomputed from raw points.
+// bucketFor returns the accumulator that takes points of bucket b (the
+// late one for a closed bucket), or nil if b is to be recomputed from raw
+// points.
 func (r *rollupState) bucketFor(b int64) *bucketAcc {
 	if r.lastOK && b == r.lastB {
 		return r.lastAcc
 	}
 	var a *bucketAcc
-	if b < r.closed {
+	_, dirty := r.dirty[b]
+	switch {
+	case r.off && b < r.closed:
 		r.markDirty(b)
-	} else if _, d := r.dirty[b]; !d && !r.off {
+	case dirty || r.off:
+	case b < r.closed:
+		if a = r.late[b]; a == nil {
+			a = newBucketAcc()
+			r.late[b] = a
+		}
+	default:
 		if a = r.buckets[b]; a == nil {
 			a = newBucketAcc()
 			r.buckets[b] = a
@@ -303,7 +329,7 @@ func (r *rollupState) addPoint(series, t int64, fields []metric.RawField) {
 	r.grew(int(a.n - before))
 }
 
-func (r *rollupState) cost() int { return r.entries + accBucketCost*len(r.buckets) }
+func (r *rollupState) cost() int { return r.entries + accBucketCost*(len(r.buckets)+len(r.late)) }
 
 func (r *rollupState) grew(n int) {
 	r.entries += n
@@ -316,8 +342,11 @@ func (r *rollupState) grew(n int) {
 // cap (not to come back at the next point): a clock far ahead fills the
 // newest buckets, and the oldest is the one Rollup writes next.
 func (r *rollupState) shed() {
-	bs := make([]int64, 0, len(r.buckets))
+	bs := make([]int64, 0, len(r.buckets)+len(r.late))
 	for b := range r.buckets {
+		bs = append(bs, b)
+	}
+	for b := range r.late {
 		bs = append(bs, b)
 	}
 	slices.Sort(bs)
@@ -440,9 +469,10 @@ func (r *rollupState) addOverwrite(ov *overwriteLog, i int32) {
 }
 
 // take hands Rollup the accumulators and dirty marks of the buckets
-// before end, and closes those buckets: a point committed for one of them
-// from now on marks it dirty.
-func (r *rollupState) take(end int64) (accs map[int64]*bucketAcc, dirty []int64, names []string) {
+// before end and every late accumulator, and closes those buckets: a
+// point committed for one of them from now on goes into a new late
+// accumulator.
+func (r *rollupState) take(end int64) (accs, late map[int64]*bucketAcc, dirty []int64, names []string) {
 	if end > r.closed {
 		r.closed = end
 	}
@@ -454,6 +484,11 @@ func (r *rollupState) take(end int64) (accs map[int64]*bucketAcc, dirty []int64,
 			delete(r.buckets, b)
 		}
 	}
+	late = r.late
+	for _, a := range late {
+		r.entries -= int(a.n)
+	}
+	r.late = map[int64]*bucketAcc{}
 	for b := range r.dirty {
 		if b < end {
 			dirty = append(dirty, b)
@@ -462,12 +497,17 @@ func (r *rollupState) take(end int64) (accs map[int64]*bucketAcc, dirty []int64,
 	}
 	r.lastOK = false
 	// names only grows, and the taken entries refer to names it has now.
-	return accs, dirty, r.names.names
+	return accs, late, dirty, r.names.names
 }
 
 // putBack returns what a Rollup cut short did not get to. An accumulator
-// is still exact unless its bucket was marked dirty meanwhile.
-func (r *rollupState) putBack(accs map[int64]*bucketAcc, dirty []int64) {
+// is still exact unless its bucket was marked dirty meanwhile. Late
+// accumulators come back as dirty marks: a newer late accumulator may
+// have begun meanwhile, and the raw recompute covers both.
+func (r *rollupState) putBack(accs, late map[int64]*bucketAcc, dirty []int64) {
+	for b := range late {
+		r.markDirty(b)
+	}
 	for _, b := range dirty {
 		r.markDirty(b)
 	}

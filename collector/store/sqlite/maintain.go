@@ -57,14 +57,17 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 	step := rollupStep.Nanoseconds()
 	end := bucketOf(now.UnixNano())
 	s.rmu.Lock()
-	accs, dirty, names := s.roll.take(end)
+	accs, late, dirty, names := s.roll.take(end)
 	s.rmu.Unlock()
-	work := make([]int64, 0, len(accs)+len(dirty))
+	work := make([]int64, 0, len(accs)+len(late)+len(dirty))
 	for b := range accs {
 		work = append(work, b)
 	}
+	for b := range late {
+		work = append(work, b) // never in accs: closed before
+	}
 	for _, b := range dirty {
-		if accs[b] == nil {
+		if accs[b] == nil && late[b] == nil {
 			work = append(work, b)
 		}
 	}
@@ -73,17 +76,20 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 	// rest to be recomputed from raw points.
 	i := 0
 	giveUp := func(err error) error {
-		rest := map[int64]*bucketAcc{}
+		rest, restLate := map[int64]*bucketAcc{}, map[int64]*bucketAcc{}
 		var raw []int64
 		for _, b := range work[i:] {
-			if a := accs[b]; a != nil {
-				rest[b] = a
-			} else {
+			switch {
+			case accs[b] != nil:
+				rest[b] = accs[b]
+			case late[b] != nil:
+				restLate[b] = late[b]
+			default:
 				raw = append(raw, b)
 			}
 		}
 		s.rmu.Lock()
-		s.roll.putBack(rest, raw)
+		s.roll.putBack(rest, restLate, raw)
 		s.rmu.Unlock()
 		return err
 	}
@@ -132,13 +138,16 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 			haveFound = false
 		}
 		scan = max(scan, b+step)
-		a := accs[b]
+		a, l := accs[b], late[b]
 		var err error
 		var w bucketWrite
 		started := time.Now()
-		if a != nil {
-			w, err = s.writeBucket(ctx, b, a, names)
-		} else {
+		switch {
+		case a != nil:
+			w, err = s.writeBucket(ctx, b, a, names, false)
+		case l != nil:
+			w, err = s.writeBucket(ctx, b, l, names, true)
+		default:
 			w, err = s.rollupRaw(ctx, b)
 		}
 		if err != nil {
@@ -148,10 +157,15 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 			return giveUp(err)
 		}
 		s.statsMu.Lock()
-		from := "memory"
-		if a != nil {
+		var from string
+		switch {
+		case a != nil:
 			s.stats.RollupMemoryBuckets++
-		} else {
+			from = "memory"
+		case l != nil:
+			s.stats.RollupLateBuckets++
+			from = "late points"
+		default:
 			s.stats.RollupRawBuckets++
 			from = "raw points"
 		}
@@ -182,7 +196,7 @@ func (s *Store) rollupRaw(ctx context.Context, b int64) (bucketWrite, error) {
 	if err != nil {
 		return bucketWrite{}, err
 	}
-	return s.writeBucket(ctx, b, a, names)
+	return s.writeBucket(ctx, b, a, names, false)
 }
 
 // bucketWrite is what writing a bucket's rollups took, for the log: a
@@ -195,7 +209,29 @@ type bucketWrite struct {
 // readBucket accumulates the raw points of bucket b and returns how many
 // it read.
 func (s *Store) readBucket(ctx context.Context, b int64) (*bucketAcc, []string, int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT series_id, fields FROM points WHERE time >= ? AND time < ?`, b, b+rollupStep.Nanoseconds())
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
+	}
+	defer tx.Rollback()
+	// The read's snapshot begins between two commits of the writer, and
+	// the late points of b applied until then are in it: they are
+	// forgotten, and those applied after it are added to what this
+	// recompute writes, by the next Rollup.
+	s.applying.Lock()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM store_meta LIMIT 1`).Scan(&one)
+	if err == nil || errors.Is(err, sql.ErrNoRows) {
+		s.rmu.Lock()
+		s.roll.dropLate(b)
+		s.rmu.Unlock()
+		err = nil
+	}
+	s.applying.Unlock()
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT series_id, fields FROM points WHERE time >= ? AND time < ?`, b, b+rollupStep.Nanoseconds())
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("read points of bucket %s for rollup: %w", bucketTime(b), err)
 	}
@@ -242,12 +278,24 @@ func rollupInsertSQL(rows int) string {
 	return "INSERT OR REPLACE INTO rollups(series_id, field, bucket, count, sum, min, max) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", rows), ",")
 }
 
-// writeBucket writes the rollup rows of bucket b. Each row is complete on
-// its own, so they go in several short transactions: one long one would
-// keep the point writer (and every waiting write request) out for
-// seconds. Series in id order make the inserts an append to the
-// bucket's rows.
-func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string) (w bucketWrite, _ error) {
+// rollupMergeSQL adds late points' rollups to the stored ones. A late
+// point is a new one (an overwrite that changes a value sends its bucket
+// to the raw recompute), so counts and sums add up.
+func rollupMergeSQL(rows int) string {
+	return "INSERT INTO rollups(series_id, field, bucket, count, sum, min, max) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?),", rows), ",") +
+		" ON CONFLICT(bucket, series_id, field) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)"
+}
+
+// writeBucket writes the rollup rows of bucket b, or with merge adds them
+// to the stored ones. Each row is complete on its own, so they go in
+// several short transactions: one long one would keep the point writer
+// (and every waiting write request) out for seconds. Series in id order
+// make the inserts an append to the bucket's rows.
+func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []string, merge bool) (w bucketWrite, _ error) {
+	full, partial := s.rollupChunk, rollupInsertSQL
+	if merge {
+		full, partial = s.rollupMergeChunk, rollupMergeSQL
+	}
 	ids := make([]int64, 0, len(a.first))
 	for id := range a.first {
 		ids = append(ids, id)
@@ -266,7 +314,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 		case rollupInsertChunk:
 			_, err = chunk.ExecContext(ctx, args...)
 		default:
-			_, err = tx.ExecContext(ctx, rollupInsertSQL(n), args...)
+			_, err = tx.ExecContext(ctx, partial(n), args...)
 		}
 		clear(args)
 		args = args[:0]
@@ -312,7 +360,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
 				began = time.Now()
-				chunk = tx.StmtContext(ctx, s.rollupChunk)
+				chunk = tx.StmtContext(ctx, full)
 			}
 			args = append(args, idArg, nameArgs[e.field], bucketArg, e.count, e.sum, e.min, e.max)
 			inTx++

@@ -515,8 +515,8 @@ func TestRollupConcurrentWithWrites(t *testing.T) {
 	}
 	st := s.Stats()
 	t.Logf("stats %+v", st)
-	if st.RollupMemoryBuckets < 3 || st.RollupRawBuckets < 3 {
-		t.Error("too few buckets from memory or from raw points: the test does not test both")
+	if st.RollupMemoryBuckets < 3 || st.RollupRawBuckets < 3 || st.RollupLateBuckets < 3 {
+		t.Error("too few buckets from memory, from raw points or with late points added: the test does not test all three")
 	}
 }
 
@@ -662,5 +662,88 @@ func TestRollupTooManyDirtyBuckets(t *testing.T) {
 	}
 	if st := s.Stats(); st.RollupRawBuckets != 5 || st.RollupMemoryBuckets != 0 {
 		t.Errorf("stats %+v, want five buckets from raw points", st)
+	}
+}
+
+// TestRollupLatePoints: new points for a bucket already rolled up (an
+// agent's outbox replayed) are added to its stored rollups, without a
+// recompute of the whole bucket; so are fields an overwrite adds. A
+// changed value still sends the bucket to the raw recompute.
+func TestRollupLatePoints(t *testing.T) {
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	b := 7000 * stepNS
+	at := func(sec int) int64 { return b + int64(sec)*1e9 }
+	write := func(body string) {
+		t.Helper()
+		if err := s.Write(ctx, linePoints(t, body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roll := func() {
+		t.Helper()
+		if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("cpu,host=a v=1,w=2i %d\ncpu,host=b v=4 %d\n", at(10), at(20)))
+	roll()
+	write(fmt.Sprintf("cpu,host=a v=3 %d\ncpu,host=c v=-1 %d\ncpu,host=b v=4 %d\ncpu,host=a x=7 %d\n", at(30), at(40), at(20), at(10)))
+	roll()
+	checkRollup(t, "rollups after late points", storedRollup(t, s, b), rawRollup(t, s, b))
+	if got := storedRollup(t, s, b)["1/v"]; got != (rollRow{2, 4, 1, 3}) {
+		t.Errorf("host a's v after a late point: %+v, want count 2, sum 4, min 1, max 3", got)
+	}
+	if st := s.Stats(); st.RollupMemoryBuckets != 1 || st.RollupLateBuckets != 1 || st.RollupRawBuckets != 0 {
+		t.Errorf("stats %+v, want the bucket from memory once and late points added once, no recompute", st)
+	}
+	write(fmt.Sprintf("cpu,host=b v=5 %d\n", at(20)))
+	roll()
+	checkRollup(t, "rollups after a late changed value", storedRollup(t, s, b), rawRollup(t, s, b))
+	if st := s.Stats(); st.RollupRawBuckets != 1 {
+		t.Errorf("stats %+v, want the bucket recomputed from raw points after a changed value", st)
+	}
+}
+
+// TestRollupRecomputeBeginsBetweenCommits: a late point committed just
+// before a raw recompute begins its read is counted once, whether the
+// read sees it or not. The recompute's read waits for the writer to
+// account for its commit; here the writer pauses in between.
+func TestRollupRecomputeBeginsBetweenCommits(t *testing.T) {
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	b := 8000 * stepNS
+	write := func(body string) {
+		t.Helper()
+		if err := s.Write(ctx, linePoints(t, body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("cpu,host=a v=1 %d\n", b+1e9))
+	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+		t.Fatal(err)
+	}
+	write(fmt.Sprintf("cpu,host=a v=2 %d\n", b+1e9)) // a changed value: raw recompute due
+	recomputed := make(chan error, 1)
+	var once sync.Once
+	afterCommit = func() {
+		once.Do(func() {
+			go func() { recomputed <- s.Rollup(ctx, time.Unix(0, b+stepNS)) }()
+			time.Sleep(100 * time.Millisecond) // the recompute would begin its read now
+		})
+	}
+	defer func() { afterCommit = nil }()
+	write(fmt.Sprintf("cpu,host=c v=5 %d\n", b+2e9))
+	if err := <-recomputed; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+		t.Fatal(err)
+	}
+	checkRollup(t, "rollups after a recompute beside a late point", storedRollup(t, s, b), rawRollup(t, s, b))
+	if st := s.Stats(); st.RollupRawBuckets != 1 {
+		t.Errorf("stats %+v, want one recompute from raw points", st)
 	}
 }

@@ -67,7 +67,7 @@ func BenchmarkRollupBucket(b *testing.B) {
 		b.Fatalf("accumulator %v, want %d entries", acc, 6*benchBucketSeries)
 	}
 	// The rows exist after the first write: both cases replace them.
-	if _, err := s.writeBucket(ctx, bucket, acc, names); err != nil {
+	if _, err := s.writeBucket(ctx, bucket, acc, names, false); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("raw", func(b *testing.B) {
@@ -80,7 +80,7 @@ func BenchmarkRollupBucket(b *testing.B) {
 	})
 	b.Run("memory", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := s.writeBucket(ctx, bucket, acc, names); err != nil {
+			if _, err := s.writeBucket(ctx, bucket, acc, names, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -164,7 +164,7 @@ func BenchmarkRollupAgedTable(b *testing.B) {
 		}
 	}
 	for i := int64(0); i < aged; i++ {
-		if _, err := s.writeBucket(ctx, start+i*step, acc, names); err != nil {
+		if _, err := s.writeBucket(ctx, start+i*step, acc, names, false); err != nil {
 			b.Fatal(err)
 		}
 		truncate()
@@ -172,7 +172,7 @@ func BenchmarkRollupAgedTable(b *testing.B) {
 	var frames int64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := s.writeBucket(ctx, start+int64(aged+i)*step, acc, names); err != nil {
+		if _, err := s.writeBucket(ctx, start+int64(aged+i)*step, acc, names, false); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

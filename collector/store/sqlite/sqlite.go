@@ -124,11 +124,12 @@ type Store struct {
 	// write's new series go in multi-row inserts: at a district's first
 	// contact, 500,000 series created one INSERT … RETURNING at a time
 	// were 40 % of the writer's time.
-	nextSeries  int64
-	rollupChunk *sql.Stmt // a full chunk of rollup rows
-	args        []any     // the writer's argument buffer
-	rows        []rowRef  // the writer's rows of a transaction, to sort
-	ov          overwriteLog
+	nextSeries       int64
+	rollupChunk      *sql.Stmt // a full chunk of rollup rows
+	rollupMergeChunk *sql.Stmt // a full chunk of late rollup rows to add
+	args             []any     // the writer's argument buffer
+	rows             []rowRef  // the writer's rows of a transaction, to sort
+	ov               overwriteLog
 
 	// series maps a series key's hash to its id. Only the writer uses it
 	// (after Open); a fixed-size key without pointers keeps 500,000 series
@@ -139,6 +140,10 @@ type Store struct {
 
 	rmu  sync.Mutex
 	roll *rollupState
+	// applying is held by the writer from a transaction's begin until
+	// its points are in the rollup accumulators, so that a raw
+	// recompute can begin its read between the two.
+	applying sync.Mutex
 	// rollMu makes Rollup runs one at a time: the watermark must not
 	// pass a bucket another run is still writing.
 	rollMu sync.Mutex
@@ -157,7 +162,9 @@ type Stats struct {
 	// the fields in the accumulators now.
 	RollupMemoryBuckets uint64
 	RollupRawBuckets    uint64
-	RollupEntries       int
+	// Closed buckets that late points were added to.
+	RollupLateBuckets uint64
+	RollupEntries     int
 }
 
 type encodedPoint struct {
@@ -239,6 +246,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.insertChunk.Close()
 		db.Close()
 		return nil, fmt.Errorf("prepare rollup insert: %w", err)
+	}
+	if s.rollupMergeChunk, err = db.PrepareContext(ctx, rollupMergeSQL(rollupInsertChunk)); err != nil {
+		s.rollupChunk.Close()
+		s.rollupMergeChunk.Close()
+		s.seriesChunk.Close()
+		s.insertChunk.Close()
+		db.Close()
+		return nil, fmt.Errorf("prepare rollup merge: %w", err)
 	}
 	overwriteLogs.Store(s.id, &s.ov)
 	s.wg.Add(2)
@@ -411,8 +426,17 @@ func insertSQL(rows int, store int64) string {
 		" ON CONFLICT(time, series_id) DO UPDATE SET fields = " + mergeFunc + "(points.fields, excluded.fields, excluded.time, excluded.series_id, " + strconv.FormatInt(store, 10) + ")"
 }
 
+// afterCommit, if set (by tests), runs between a commit and the
+// rollups' accounting of it.
+var afterCommit func()
+
 func (s *Store) commit(batch []*writeReq) {
+	s.applying.Lock()
+	defer s.applying.Unlock()
 	err := s.commitTx(batch)
+	if afterCommit != nil {
+		afterCommit()
+	}
 	s.statsMu.Lock()
 	if err != nil {
 		s.stats.CommitErrors++
@@ -566,6 +590,7 @@ func (s *Store) Close() error {
 	s.insertChunk.Close()
 	s.seriesChunk.Close()
 	s.rollupChunk.Close()
+	s.rollupMergeChunk.Close()
 	return s.db.Close()
 }
 
