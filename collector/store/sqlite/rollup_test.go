@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -597,8 +598,8 @@ func TestRollupCutShort(t *testing.T) {
 			t.Fatalf("bucket %d not given back after a cancelled run", k)
 		}
 	}
-	// Writing fails: the first bucket is marked for the raw recompute,
-	// the others go back to memory.
+	// Writing fails: every bucket goes back to memory, the first one
+	// too, as its accumulator is still exact.
 	if _, err := s.DB().Exec(`ALTER TABLE rollups RENAME TO rollups_away`); err != nil {
 		t.Fatal(err)
 	}
@@ -608,8 +609,10 @@ func TestRollupCutShort(t *testing.T) {
 	if _, err := s.DB().Exec(`ALTER TABLE rollups_away RENAME TO rollups`); err != nil {
 		t.Fatal(err)
 	}
-	if memRollup(t, s, b) != nil || memRollup(t, s, b+stepNS) == nil || memRollup(t, s, b+2*stepNS) == nil {
-		t.Error("after a failed write: want the failed bucket out of memory and the others in it")
+	for k := int64(0); k < 3; k++ {
+		if memRollup(t, s, b+k*stepNS) == nil {
+			t.Errorf("bucket %d not given back after a failed write", k)
+		}
 	}
 	if err := s.Rollup(ctx, time.Unix(0, b+3*stepNS)); err != nil {
 		t.Fatal(err)
@@ -617,8 +620,8 @@ func TestRollupCutShort(t *testing.T) {
 	for k := int64(0); k < 3; k++ {
 		checkRollup(t, fmt.Sprintf("bucket %d", k), storedRollup(t, s, b+k*stepNS), rawRollup(t, s, b+k*stepNS))
 	}
-	if st := s.Stats(); st.RollupRawBuckets != 1 || st.RollupMemoryBuckets != 2 {
-		t.Errorf("stats %+v, want the failed bucket from raw points and two from memory", st)
+	if st := s.Stats(); st.RollupRawBuckets != 0 || st.RollupMemoryBuckets != 3 {
+		t.Errorf("stats %+v, want three buckets from memory", st)
 	}
 }
 
@@ -745,5 +748,65 @@ func TestRollupRecomputeBeginsBetweenCommits(t *testing.T) {
 	checkRollup(t, "rollups after a recompute beside a late point", storedRollup(t, s, b), rawRollup(t, s, b))
 	if st := s.Stats(); st.RollupRawBuckets != 1 {
 		t.Errorf("stats %+v, want one recompute from raw points", st)
+	}
+}
+
+// TestRollupRestsBetweenTransactions: Rollup rests between its
+// transactions (here far longer than the deadline), and a run cut short
+// in its rest keeps the bucket to write again, from memory or, with late
+// points half added, from raw points.
+func TestRollupRestsBetweenTransactions(t *testing.T) {
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	b := 9000 * stepNS
+	var body strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&body, "cpu,host=h%d v=%d %d\n", i, i, b+int64(i)*1e9)
+	}
+	if err := s.Write(ctx, linePoints(t, body.String())); err != nil {
+		t.Fatal(err)
+	}
+	defer func(rows int, pace float64) { rollupTxRows, rollupPace = rows, pace }(rollupTxRows, rollupPace)
+	rollupTxRows, rollupPace = 5, 1e6
+	// The values rolled up so far: the first transaction's only.
+	short := func(what string, want int64) {
+		t.Helper()
+		cut, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if err := s.Rollup(cut, time.Unix(0, b+stepNS)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: Rollup resting past its deadline returned %v", what, err)
+		}
+		var n int64
+		for _, r := range storedRollup(t, s, b) {
+			n += r.count
+		}
+		if n != want {
+			t.Errorf("%s: %d values rolled up before the rest, want %d", what, n, want)
+		}
+	}
+	short("from memory", 5)
+	rollupPace = 0
+	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+		t.Fatal(err)
+	}
+	checkRollup(t, "bucket after a run cut short", storedRollup(t, s, b), rawRollup(t, s, b))
+
+	body.Reset()
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&body, "cpu,host=h%d v=%d %d\n", i, i, b+int64(i)*1e9+5e8)
+	}
+	if err := s.Write(ctx, linePoints(t, body.String())); err != nil {
+		t.Fatal(err)
+	}
+	rollupPace = 1e6
+	short("late points", 25)
+	rollupPace = 0
+	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+		t.Fatal(err)
+	}
+	checkRollup(t, "bucket after adding late points was cut short", storedRollup(t, s, b), rawRollup(t, s, b))
+	if st := s.Stats(); st.RollupMemoryBuckets != 1 || st.RollupRawBuckets != 1 || st.RollupLateBuckets != 0 {
+		t.Errorf("stats %+v, want the bucket from memory, then recomputed from raw points", st)
 	}
 }
