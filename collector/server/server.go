@@ -164,9 +164,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	staff.SetLogger(log)
+	if err := staff.WarmThrottle(ctx); err != nil {
+		return nil, err
+	}
 	// Asynchronous: the inventory adds nothing to write latency, and what a
 	// crash loses is recorded again with the next poll (the throttle that
-	// skips known rows lives in memory).
+	// skips known rows lives in memory, warmed from the rows at start).
 	s.Ingest.AddAsyncObserver(staff)
 	staffHandler := &staffing.Handler{Store: staff, Incidents: &staffing.SpanIncidents{DB: s.MetaDB}, Log: log}
 	staffHandler.Routes(s.Mux, s.Authenticate)
