@@ -60,7 +60,7 @@ func (d *Directory) loadSite(ctx context.Context, siteID int64) (bool, error) {
 	if done {
 		return false, nil
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT id, name, class FROM devices WHERE site_id=?`, siteID)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, class, last_seen FROM devices WHERE site_id=?`, siteID)
 	if err != nil {
 		return false, fmt.Errorf("read devices of site %d: %w", siteID, err)
 	}
@@ -68,11 +68,12 @@ func (d *Directory) loadSite(ctx context.Context, siteID int64) (bool, error) {
 	type row struct {
 		name string
 		e    deviceEntry
+		seen int64
 	}
 	var got []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.e.id, &r.name, &r.e.class); err != nil {
+		if err := rows.Scan(&r.e.id, &r.name, &r.e.class, &r.seen); err != nil {
 			return false, fmt.Errorf("read devices of site %d: %w", siteID, err)
 		}
 		got = append(got, r)
@@ -87,6 +88,12 @@ func (d *Directory) loadSite(ctx context.Context, siteID int64) (bool, error) {
 		if _, ok := d.devices[k]; !ok {
 			e := r.e
 			d.devices[k] = &e
+		}
+		// What is saved already: after a restart, FlushSeen saves a
+		// device's time again only once it moved SeenResolution past
+		// it, not every device of the district in its first flush.
+		if _, ok := d.saved[r.e.id]; !ok && r.seen > 0 {
+			d.saved[r.e.id] = r.seen
 		}
 	}
 	d.loaded[siteID] = true

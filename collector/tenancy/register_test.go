@@ -228,4 +228,29 @@ func TestLastSeenSavedAtResolution(t *testing.T) {
 	if got := stored(); got != t3.UnixNano() {
 		t.Fatalf("FlushAllSeen saved %v, want %v", time.Unix(0, got), t3)
 	}
+
+	// A restarted collector knows what is saved: the first flush does not
+	// save every device again.
+	d2, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d2.ResolveDevice(ctx, site.ID, "sw-1", "switch"); err != nil {
+		t.Fatal(err)
+	}
+	d2.Seen(id, t3.Add(time.Minute))
+	if err := d2.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t3.UnixNano() {
+		t.Fatalf("after a restart saved %v a minute after the saved time, want still %v", time.Unix(0, got), t3)
+	}
+	t4 := t3.Add(SeenResolution)
+	d2.Seen(id, t4)
+	if err := d2.FlushSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != t4.UnixNano() {
+		t.Fatalf("after a restart saved %v, want %v (moved a whole resolution)", time.Unix(0, got), t4)
+	}
 }
