@@ -206,7 +206,7 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 }
 
 func (s *Store) setWatermark(ctx context.Context, v int64) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, metaWatermark, v); err != nil {
+	if _, err := s.execWrite(ctx, `INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, metaWatermark, v); err != nil {
 		return fmt.Errorf("save rollup watermark: %w", err)
 	}
 	s.wm.Store(v)
@@ -333,6 +333,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 	slices.Sort(ids)
 	args := make([]any, 0, 7*rollupInsertChunk)
 	var tx *sql.Tx
+	var txDone func()
 	var chunk *sql.Stmt
 	var began time.Time
 	var held time.Duration // by the last transaction
@@ -360,7 +361,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 			err = tx.Commit()
 		}
 		chunk.Close()
-		tx.Rollback()
+		txDone()
 		held = time.Since(began)
 		w.rows += inTx
 		w.txs++
@@ -371,7 +372,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 	defer func() {
 		if tx != nil {
 			chunk.Close()
-			tx.Rollback()
+			txDone()
 		}
 	}()
 	// Boxing a value into an interface allocates: the series, the field
@@ -397,7 +398,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 					}
 				}
 				var err error
-				if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+				if tx, txDone, err = s.beginWrite(ctx); err != nil {
 					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
 				began = time.Now()
@@ -440,19 +441,19 @@ func (s *Store) ApplyRetention(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("delete raw points past retention: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, t); err != nil {
+		if _, err := s.execWrite(ctx, `DELETE FROM points WHERE time < ?`, t); err != nil {
 			return fmt.Errorf("delete raw points past retention: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM points WHERE time < ?`, cut); err != nil {
+	if _, err := s.execWrite(ctx, `DELETE FROM points WHERE time < ?`, cut); err != nil {
 		return fmt.Errorf("delete raw points past retention: %w", err)
 	}
 	rcut := now.Add(-s.opts.RollupRetention).UnixNano()
 	for {
-		res, err := s.db.ExecContext(ctx, rollupRetentionSQL, rcut, retentionChunk)
+		res, err := s.execWrite(ctx, rollupRetentionSQL, rcut, retentionChunk)
 		if err != nil {
 			return fmt.Errorf("delete rollups past retention: %w", err)
 		}
