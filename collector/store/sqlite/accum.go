@@ -286,16 +286,16 @@ func (r *rollupState) bucketFor(b int64) *bucketAcc {
 	case r.off && b < r.closed:
 		r.markDirty(b)
 	case dirty || r.off:
+	case r.buckets[b] != nil: // open, or given back by a Rollup cut short
+		a = r.buckets[b]
 	case b < r.closed:
 		if a = r.late[b]; a == nil {
 			a = newBucketAcc()
 			r.late[b] = a
 		}
 	default:
-		if a = r.buckets[b]; a == nil {
-			a = newBucketAcc()
-			r.buckets[b] = a
-		}
+		a = newBucketAcc()
+		r.buckets[b] = a
 	}
 	r.lastB, r.lastAcc, r.lastOK = b, a, true
 	return a
@@ -515,8 +515,9 @@ func (r *rollupState) putBack(accs, late map[int64]*bucketAcc, dirty []int64) {
 		if _, d := r.dirty[b]; d || r.off {
 			continue
 		}
-		if r.buckets[b] != nil {
-			// Cannot happen (the bucket was closed); be safe.
+		if r.buckets[b] != nil || r.late[b] != nil {
+			// Points came for the bucket while Rollup had it: two
+			// accumulators for one bucket, recomputed instead.
 			r.markDirty(b)
 			continue
 		}

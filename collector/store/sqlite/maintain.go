@@ -88,6 +88,7 @@ func (s *Store) Rollup(ctx context.Context, now time.Time) error {
 		}
 	}
 	slices.Sort(work)
+	work = slices.Compact(work)
 	// What is not written goes back: the accumulators still exact, the
 	// rest to be recomputed from raw points.
 	i := 0
