@@ -254,3 +254,49 @@ func TestLastSeenSavedAtResolution(t *testing.T) {
 		t.Fatalf("after a restart saved %v, want %v (moved a whole resolution)", time.Unix(0, got), t4)
 	}
 }
+
+// TestFlushSeenSpreadsABurst: one FlushSeen saves at most seenMaxPerFlush
+// times; the others wait for the next flushes, and FlushAllSeen saves
+// everything at once.
+func TestFlushSeenSpreadsABurst(t *testing.T) {
+	defer func(n int) { seenMaxPerFlush = n }(seenMaxPerFlush)
+	seenMaxPerFlush = 2
+	ctx := context.Background()
+	d, db, site, _ := newTestDirectory(t)
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := 0; i < 5; i++ {
+		id, _, err := d.ResolveDevice(ctx, site.ID, fmt.Sprintf("dev-%d", i), "server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Seen(id, t0)
+	}
+	saved := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM devices WHERE last_seen = ?`, t0.UnixNano()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for flush, want := range []int{2, 4, 5} {
+		if err := d.FlushSeen(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := saved(); got != want {
+			t.Fatalf("after flush %d: %d devices saved, want %d", flush+1, got, want)
+		}
+	}
+	for i := 5; i < 10; i++ {
+		id, _, err := d.ResolveDevice(ctx, site.ID, fmt.Sprintf("dev-%d", i), "server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Seen(id, t0)
+	}
+	if err := d.FlushAllSeen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := saved(); got != 10 {
+		t.Fatalf("after FlushAllSeen: %d devices saved, want 10", got)
+	}
+}
