@@ -135,9 +135,6 @@ func (d *Directory) flushSeenTimes(ctx context.Context, all bool) error {
 	d.mu.Lock()
 	due := make(map[int64]int64)
 	for id, ns := range d.dirty {
-		if !all && len(due) >= seenMaxPerFlush {
-			break
-		}
 		if saved, ok := d.saved[id]; all || !ok || ns-saved >= int64(SeenResolution) {
 			due[id] = ns
 			delete(d.dirty, id)
@@ -172,15 +169,6 @@ func (d *Directory) flushSeenTimes(ctx context.Context, all bool) error {
 }
 
 const seenTxRows = 5000
-
-// seenMaxPerFlush bounds the times one FlushSeen saves; the rest wait for
-// the next (the collector flushes every 10 s). Devices first seen
-// together (every device after a restart) come due together every
-// SeenResolution: at 10,000 schools 340,000 updates in one burst, which
-// the load test showed as a second of write latency every five minutes.
-// Capped, the burst spreads over some two minutes and stays spread;
-// 25,000 per 10 s is twice what 340,000 devices need.
-var seenMaxPerFlush = 25000
 
 func (d *Directory) flushSeen(ctx context.Context, ids []int64, seen map[int64]int64) error {
 	tx, err := d.db.BeginTx(ctx, nil)
