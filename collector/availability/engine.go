@@ -1145,22 +1145,7 @@ func (e *Engine) evaluateLocked(ctx context.Context, now int64, all bool, events
 // Checkpoint writes the evidence of changed objects and marks the
 // collector alive until now. After a crash, the time since the last
 // checkpoint is a monitoring gap (unknown), never downtime.
-func (e *Engine) Checkpoint(ctx context.Context) error { return e.checkpoint(ctx, 0) }
-
-// CheckpointPaced is Checkpoint resting between its transactions, pace
-// times as long as the last one took. It is the collector's minute job:
-// at 10,000 schools it writes 340,000 objects, and in one burst it took
-// the disk and a core from the point writer (write latency spikes of
-// 0.4–0.7 s each minute in the load test). Cut short by ctx, it leaves
-// the objects not written yet for the next checkpoint.
-func (e *Engine) CheckpointPaced(ctx context.Context, pace float64) error {
-	return e.checkpoint(ctx, pace)
-}
-
-func (e *Engine) checkpoint(ctx context.Context, pace float64) error {
-	// The collector is known alive until the checkpoint began, not until
-	// it ended: an object written first has no evidence after that.
-	began := e.cfg.Now()
+func (e *Engine) Checkpoint(ctx context.Context) error {
 	// In chunks, each encoded under the engine's lock and written without
 	// it, in a transaction of its own: at 10,000 schools every one of
 	// 300,000 objects is dirty each minute, and one transaction for all
@@ -1182,7 +1167,6 @@ func (e *Engine) checkpoint(ctx context.Context, pace float64) error {
 		if len(chunk) == 0 {
 			break
 		}
-		txBegan := time.Now()
 		err := func() error {
 			tx, err := e.db.BeginTx(ctx, nil)
 			if err != nil {
@@ -1209,17 +1193,8 @@ func (e *Engine) checkpoint(ctx context.Context, pace float64) error {
 			e.mu.Unlock()
 			return fmt.Errorf("availability: checkpoint: %w", err)
 		}
-		if pace > 0 {
-			t := time.NewTimer(time.Duration(pace * float64(time.Since(txBegan))))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return fmt.Errorf("availability: checkpoint: %w", ctx.Err())
-			}
-		}
 	}
-	if _, err := e.db.ExecContext(ctx, `UPDATE av_runs SET alive_ms=? WHERE id=?`, ms(began), e.runID); err != nil {
+	if _, err := e.db.ExecContext(ctx, `UPDATE av_runs SET alive_ms=? WHERE id=?`, ms(e.cfg.Now()), e.runID); err != nil {
 		return fmt.Errorf("availability: checkpoint: %w", err)
 	}
 	return nil

@@ -3,7 +3,6 @@ package availability
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -536,53 +535,5 @@ func TestLateDataRevisesOutageWithoutRevoking(t *testing.T) {
 	}
 	if k := h.rec.kinds("srv1"); !slices.Equal(k, []EventKind{EventDown, EventRecovered}) {
 		t.Fatalf("events %v, want down and recovered only", k)
-	}
-}
-
-// TestCheckpointPacedRests: the paced checkpoint rests between its
-// transactions (here past its deadline); cut short, it leaves the
-// objects it did not write for the next checkpoint, which saves them.
-func TestCheckpointPacedRests(t *testing.T) {
-	old := checkpointTxRows
-	checkpointTxRows = 3
-	defer func() { checkpointTxRows = old }()
-	h := newHarness(t, t0, Config{})
-	var names []string
-	for i := 0; i < 10; i++ {
-		srv := info(fmt.Sprintf("srv%d", i), "server")
-		names = append(names, srv.Device)
-		h.live(srv, SignalHeartbeat, true, t0, t0.Add(time.Minute), 10*time.Second)
-	}
-	cut, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if err := h.e.CheckpointPaced(cut, 1e6); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("checkpoint resting past its deadline returned %v", err)
-	}
-	dirty := 0
-	h.e.mu.Lock()
-	for _, st := range h.e.list {
-		if st.dirty {
-			dirty++
-		}
-	}
-	h.e.mu.Unlock()
-	if dirty != 10-3 {
-		t.Fatalf("%d objects left dirty after one transaction of 3, want 7", dirty)
-	}
-	if err := h.e.CheckpointPaced(context.Background(), 0.5); err != nil {
-		t.Fatal(err)
-	}
-	h.clk.Set(t0.Add(11 * time.Minute))
-	h.open() // a crash after the checkpoint
-	var beats []Signal
-	for _, n := range names {
-		beats = append(beats, Signal{Object: info(n, "server"), Time: h.clk.Now(), Kind: SignalHeartbeat, OK: true})
-	}
-	h.observe(beats...)
-	for _, n := range names {
-		s := h.spans(n)
-		if len(s) != 1 || s[0].State != StateUnknown || s[0].Start != ms(t0.Add(70*time.Second)) || s[0].End != ms(h.clk.Now()) {
-			t.Fatalf("%s: spans %+v, want unknown from the first missed heartbeat after the checkpoint", n, s)
-		}
 	}
 }

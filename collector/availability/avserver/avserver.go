@@ -93,9 +93,7 @@ func Attach(ctx context.Context, s *server.Server, set alerting.Settings) (*Atta
 		}
 		return mgr.Evaluate(ctx, now)
 	})
-	s.AddJob("availability-checkpoint", time.Minute, func(ctx context.Context, _ time.Time) error {
-		return eng.CheckpointPaced(ctx, checkpointPace)
-	})
+	s.AddJob("availability-checkpoint", time.Minute, func(ctx context.Context, _ time.Time) error { return eng.Checkpoint(ctx) })
 	s.AddJob("alert-delivery", 2*time.Second, func(ctx context.Context, _ time.Time) error {
 		_, err := mgr.Deliver(ctx)
 		return err
@@ -159,9 +157,3 @@ func (p *parentSync) run(ctx context.Context, now time.Time, force bool) error {
 	p.runs++
 	return nil
 }
-
-// checkpointPace is how long the minute's checkpoint rests between its
-// transactions, in multiples of the last one's time: it spreads the
-// writing of 340,000 objects (10,000 schools) over some ten seconds of
-// the minute instead of a burst.
-const checkpointPace = 2.0
