@@ -143,6 +143,14 @@ func linePoints(t testing.TB, body string) []store.Point {
 	return out
 }
 
+// writeLines writes line protocol to s and fails the test on an error.
+func writeLines(t *testing.T, s *Store, body string) {
+	t.Helper()
+	if err := s.Write(context.Background(), linePoints(t, body)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 const stepNS = int64(rollupStep)
 
 // mixLine is one point of a realistic mix: float, int, uint, bool and
@@ -216,12 +224,6 @@ func TestRollupOverwriteInMemory(t *testing.T) {
 	ctx := context.Background()
 	b := 2000 * stepNS
 	at := func(sec int) int64 { return b + int64(sec)*1e9 }
-	write := func(body string) {
-		t.Helper()
-		if err := s.Write(ctx, linePoints(t, body)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	inMemory := func(what string) {
 		t.Helper()
 		mem := memRollup(t, s, b)
@@ -240,16 +242,16 @@ func TestRollupOverwriteInMemory(t *testing.T) {
 		fmt.Fprintf(&body, "cpu,host=n%d v=%d %d\n", i, i, at(20))
 	}
 	fmt.Fprintf(&body, "cpu,host=n5 y=0.5,v=5 %d\n", at(20))
-	write(body.String())
+	writeLines(t, s, body.String())
 	inMemory("duplicates in one group commit")
 
-	write(fmt.Sprintf("cpu,host=a z=true,s=\"y\" %d\n", at(10)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a z=true,s=\"y\" %d\n", at(10)))
 	inMemory("a later commit adding a field")
-	write(fmt.Sprintf("cpu,host=a v=1,w=2i %d\ncpu,host=n5 v=5 %d\n", at(10), at(20)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=1,w=2i %d\ncpu,host=n5 v=5 %d\n", at(10), at(20)))
 	inMemory("a replay of the same values")
-	write(fmt.Sprintf("cpu,host=a v=1i %d\n", at(10))) // int 1 is float 1
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=1i %d\n", at(10))) // int 1 is float 1
 	inMemory("the same value as another kind")
-	write(fmt.Sprintf("cpu,host=a u=7.5 %d\ncpu,host=a u=8.5 %d\n", at(30), at(30)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a u=7.5 %d\ncpu,host=a u=8.5 %d\n", at(30), at(30)))
 	if memRollup(t, s, b) != nil {
 		t.Fatal("a field overwritten with another value in one commit: bucket still in memory")
 	}
@@ -263,8 +265,8 @@ func TestRollupOverwriteInMemory(t *testing.T) {
 
 	// The next bucket: a value changed in a later commit.
 	b += stepNS
-	write(fmt.Sprintf("cpu,host=a v=1,w=2 %d\n", at(10)))
-	write(fmt.Sprintf("cpu,host=a w=3 %d\n", at(10)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=1,w=2 %d\n", at(10)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a w=3 %d\n", at(10)))
 	if memRollup(t, s, b) != nil {
 		t.Fatal("a field overwritten with another value: bucket still in memory")
 	}
@@ -678,21 +680,15 @@ func TestRollupLatePoints(t *testing.T) {
 	ctx := context.Background()
 	b := 7000 * stepNS
 	at := func(sec int) int64 { return b + int64(sec)*1e9 }
-	write := func(body string) {
-		t.Helper()
-		if err := s.Write(ctx, linePoints(t, body)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	roll := func() {
 		t.Helper()
 		if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(fmt.Sprintf("cpu,host=a v=1,w=2i %d\ncpu,host=b v=4 %d\n", at(10), at(20)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=1,w=2i %d\ncpu,host=b v=4 %d\n", at(10), at(20)))
 	roll()
-	write(fmt.Sprintf("cpu,host=a v=3 %d\ncpu,host=c v=-1 %d\ncpu,host=b v=4 %d\ncpu,host=a x=7 %d\n", at(30), at(40), at(20), at(10)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=3 %d\ncpu,host=c v=-1 %d\ncpu,host=b v=4 %d\ncpu,host=a x=7 %d\n", at(30), at(40), at(20), at(10)))
 	roll()
 	checkRollup(t, "rollups after late points", storedRollup(t, s, b), rawRollup(t, s, b))
 	if got := storedRollup(t, s, b)["1/v"]; got != (rollRow{2, 4, 1, 3}) {
@@ -701,7 +697,7 @@ func TestRollupLatePoints(t *testing.T) {
 	if st := s.Stats(); st.RollupMemoryBuckets != 1 || st.RollupLateBuckets != 1 || st.RollupRawBuckets != 0 {
 		t.Errorf("stats %+v, want the bucket from memory once and late points added once, no recompute", st)
 	}
-	write(fmt.Sprintf("cpu,host=b v=5 %d\n", at(20)))
+	writeLines(t, s, fmt.Sprintf("cpu,host=b v=5 %d\n", at(20)))
 	roll()
 	checkRollup(t, "rollups after a late changed value", storedRollup(t, s, b), rawRollup(t, s, b))
 	if st := s.Stats(); st.RollupRawBuckets != 1 {
@@ -718,17 +714,11 @@ func TestRollupRecomputeBeginsBetweenCommits(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	b := 8000 * stepNS
-	write := func(body string) {
-		t.Helper()
-		if err := s.Write(ctx, linePoints(t, body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(fmt.Sprintf("cpu,host=a v=1 %d\n", b+1e9))
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=1 %d\n", b+1e9))
 	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
 		t.Fatal(err)
 	}
-	write(fmt.Sprintf("cpu,host=a v=2 %d\n", b+1e9)) // a changed value: raw recompute due
+	writeLines(t, s, fmt.Sprintf("cpu,host=a v=2 %d\n", b+1e9)) // a changed value: raw recompute due
 	recomputed := make(chan error, 1)
 	var once sync.Once
 	afterCommit = func() {
@@ -738,7 +728,7 @@ func TestRollupRecomputeBeginsBetweenCommits(t *testing.T) {
 		})
 	}
 	defer func() { afterCommit = nil }()
-	write(fmt.Sprintf("cpu,host=c v=5 %d\n", b+2e9))
+	writeLines(t, s, fmt.Sprintf("cpu,host=c v=5 %d\n", b+2e9))
 	if err := <-recomputed; err != nil {
 		t.Fatal(err)
 	}
