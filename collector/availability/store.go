@@ -46,6 +46,11 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS av_spans_site ON av_spans(site_id, start_ms)`,
 	`CREATE INDEX IF NOT EXISTS av_spans_open ON av_spans(object_id) WHERE end_ms IS NULL`,
 	spanLogSchema,
+	// The end of each object's last evidence segment, one row per site
+	// (see Engine.Checkpoint).
+	`CREATE TABLE IF NOT EXISTS av_site_tails (
+		site_id INTEGER PRIMARY KEY,
+		tails BLOB NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS av_runs (
 		id INTEGER PRIMARY KEY,
 		started_ms INTEGER NOT NULL,
@@ -481,6 +486,43 @@ func decodeSegs(b []byte) ([]seg, error) {
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// encodeTails serialises the last segment (start, end) of each object
+// that has evidence: a site's tail row.
+func encodeTails(objs []*objState) []byte {
+	b := make([]byte, 0, 12*len(objs))
+	var prev int64
+	for _, st := range objs {
+		n := len(st.segs)
+		if n == 0 {
+			continue
+		}
+		g := st.segs[n-1]
+		b = binary.AppendVarint(b, st.ID-prev)
+		b = binary.AppendVarint(b, g.S)
+		b = binary.AppendVarint(b, g.E-g.S)
+		prev = st.ID
+	}
+	return b
+}
+
+// decodeTails calls f with each (object id, start, end) of a tail row.
+func decodeTails(b []byte, f func(id, s, e int64)) error {
+	var id int64
+	for len(b) > 0 {
+		var v [3]int64
+		for i := range v {
+			x, n := binary.Varint(b)
+			if n <= 0 {
+				return errors.New("corrupt evidence tail")
+			}
+			v[i], b = x, b[n:]
+		}
+		id += v[0]
+		f(id, v[1], v[1]+v[2])
+	}
+	return nil
 }
 
 func joinChildren(c []string) string { return strings.Join(c, "\n") }
