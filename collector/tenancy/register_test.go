@@ -169,7 +169,7 @@ func TestLastSeenIsDataTime(t *testing.T) {
 }
 
 // TestLastSeenSavedAtResolution: a last-seen time is saved once it moved
-// SeenResolution past the saved one; until then the database lags but
+// its interval (at most SeenResolution) past the saved one; until then the database lags but
 // the directory's device list shows the exact time, and FlushAllSeen
 // saves it.
 func TestLastSeenSavedAtResolution(t *testing.T) {
@@ -201,7 +201,11 @@ func TestLastSeenSavedAtResolution(t *testing.T) {
 	if got := stored(); got != t0.UnixNano() {
 		t.Fatalf("first sight not saved: %d", got)
 	}
-	t1 := t0.Add(SeenResolution - time.Second)
+	every := time.Duration(seenInterval(id))
+	if every < SeenResolution/2 || every > SeenResolution {
+		t.Fatalf("device %d saved every %v, want between %v and %v", id, every, SeenResolution/2, SeenResolution)
+	}
+	t1 := t0.Add(every - time.Second)
 	d.Seen(id, t1)
 	if err := d.FlushSeen(ctx); err != nil {
 		t.Fatal(err)
@@ -212,13 +216,13 @@ func TestLastSeenSavedAtResolution(t *testing.T) {
 	if got := listed(); !got.Equal(t1) {
 		t.Fatalf("device list shows %v, want the unsaved %v", got, t1)
 	}
-	t2 := t0.Add(SeenResolution)
+	t2 := t0.Add(every)
 	d.Seen(id, t2)
 	if err := d.FlushSeen(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := stored(); got != t2.UnixNano() {
-		t.Fatalf("saved %v, want %v (moved a whole resolution)", time.Unix(0, got), t2)
+		t.Fatalf("saved %v, want %v (moved its interval)", time.Unix(0, got), t2)
 	}
 	t3 := t2.Add(time.Second)
 	d.Seen(id, t3)
@@ -252,5 +256,53 @@ func TestLastSeenSavedAtResolution(t *testing.T) {
 	}
 	if got := stored(); got != t4.UnixNano() {
 		t.Fatalf("after a restart saved %v, want %v (moved a whole resolution)", time.Unix(0, got), t4)
+	}
+}
+
+// TestLastSeenSavesSpread: devices first seen together (every device
+// after a restart) do not come due together again: after the first save
+// of all of them, the saves spread over the flushes that follow.
+func TestLastSeenSavesSpread(t *testing.T) {
+	ctx := context.Background()
+	d, db, site, _ := newTestDirectory(t)
+	const n = 300
+	ids := make([]int64, n)
+	for i := range ids {
+		id, _, err := d.ResolveDevice(ctx, site.ID, fmt.Sprintf("ap-%03d", i), "access_point")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	saves := func(now time.Time) int {
+		var c int
+		if err := db.QueryRow(`SELECT count(*) FROM devices WHERE last_seen=?`, now.UnixNano()).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	most := 0
+	// Every device writes every 10 s, the collector flushes every 10 s,
+	// for three resolutions.
+	for step := 0; step <= 3*int(SeenResolution/(10*time.Second)); step++ {
+		now := t0.Add(time.Duration(step) * 10 * time.Second)
+		for _, id := range ids {
+			d.Seen(id, now)
+		}
+		if err := d.FlushSeen(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c := saves(now)
+		if step == 0 && c != n {
+			t.Fatalf("first flush saved %d devices, want all %d", c, n)
+		}
+		if step > 0 {
+			most = max(most, c)
+		}
+	}
+	// Spread evenly over half a resolution (15 flushes) it would be 20.
+	if most > n/5 {
+		t.Fatalf("up to %d of %d devices saved in one flush after the first, want them spread", most, n)
 	}
 }
