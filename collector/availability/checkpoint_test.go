@@ -128,3 +128,37 @@ func TestCheckpointSkipsGrownObjects(t *testing.T) {
 		t.Fatalf("spans %+v, want unknown from the first missed heartbeat after the second checkpoint to the restart", s)
 	}
 }
+
+// TestOnlyGrownSinceSync: the tick derives an object again unless only
+// its good run's end moved on since the last sync, and recently.
+func TestOnlyGrownSinceSync(t *testing.T) {
+	e := &Engine{gapGen: 3}
+	p := params{I: 10_000, D: 30_000}
+	base := func() *objState {
+		st := &objState{p: p, segs: []seg{{S: 0, E: 50_000, Fail: true}, {S: 60_000, E: 100_000}}}
+		st.spans = []Span{{State: StateDown, Start: 10_000, End: 60_000}}
+		st.synced.n, st.synced.s, st.synced.e, st.synced.gapGen = 2, 60_000, 90_000, 3
+		return st
+	}
+	const now = 110_000
+	if !e.onlyGrownSinceSync(base(), now) {
+		t.Fatal("a good run that only went on must not be derived again")
+	}
+	for name, change := range map[string]func(st *objState){
+		"changed otherwise":     func(st *objState) { st.resync = true },
+		"gaps changed":          func(st *objState) { st.synced.gapGen = 2 },
+		"segment added":         func(st *objState) { st.segs = append(st.segs, seg{S: 105_000, E: 105_000, Fail: true}) },
+		"last segment replaced": func(st *objState) { st.segs[1].S = 65_000 },
+		"failing run":           func(st *objState) { st.segs[1].Fail = true },
+		"proven outage":         func(st *objState) { st.segs[1].Certain = true },
+		"silent too long":       func(st *objState) { st.segs[1].E = now - p.D },
+		"open span":             func(st *objState) { st.spans[0].End = 0 },
+		"span after the run":    func(st *objState) { st.spans = append(st.spans, Span{State: StateUnknown, Start: 80_000, End: 95_000}) },
+	} {
+		st := base()
+		change(st)
+		if e.onlyGrownSinceSync(st, now) {
+			t.Errorf("%s: not derived again", name)
+		}
+	}
+}

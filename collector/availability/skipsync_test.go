@@ -13,7 +13,8 @@ import (
 // TestSkippedSyncChangesNothing runs random histories (live agents and
 // polled switches, failures, silences, replays of the past) through two
 // engines, one skipping the sync of signals that only extend good
-// evidence and one syncing every signal: after every tick both have the
+// evidence and of due objects whose evidence only grew, and one syncing
+// every signal and every due object: after every tick both have the
 // same stored spans, and in the end the same events.
 func TestSkippedSyncChangesNothing(t *testing.T) {
 	defer func() { skipSync = true }()
