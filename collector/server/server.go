@@ -424,6 +424,7 @@ var (
 	descSeries  = prometheus.NewDesc("schulmon_store_series", "Series known to the embedded store.", nil, nil)
 	descRollups = prometheus.NewDesc("schulmon_store_rollup_buckets_total", "Five-minute buckets rolled up, by source: memory (accumulated at write time), raw (recomputed from the points) or late (late points added to a bucket rolled up before).", []string{"source"}, nil)
 	descRollEnt = prometheus.NewDesc("schulmon_store_rollup_entries", "Fields of series held in the in-memory rollups.", nil, nil)
+	descWAL     = prometheus.NewDesc("schulmon_store_wal_pages", "Pages in the embedded store's write-ahead log at its last checkpoint, by whether they were copied to the database file (a WAL that keeps growing means a reader holds checkpoints back).", []string{"state"}, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -433,6 +434,7 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSeries
 	ch <- descRollups
 	ch <- descRollEnt
+	ch <- descWAL
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -445,4 +447,6 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupRawBuckets), "raw")
 	ch <- prometheus.MustNewConstMetric(descRollups, prometheus.CounterValue, float64(st.RollupLateBuckets), "late")
 	ch <- prometheus.MustNewConstMetric(descRollEnt, prometheus.GaugeValue, float64(st.RollupEntries))
+	ch <- prometheus.MustNewConstMetric(descWAL, prometheus.GaugeValue, float64(st.WALCheckpointed), "copied")
+	ch <- prometheus.MustNewConstMetric(descWAL, prometheus.GaugeValue, float64(st.WALFrames-st.WALCheckpointed), "pending")
 }

@@ -287,8 +287,14 @@ func isWrite(query string) bool {
 	case "SELECT", "EXPLAIN", "VALUES":
 		return false
 	case "PRAGMA":
-		// PRAGMA x = y writes; PRAGMA x reads.
-		return strings.Contains(q, "=") || strings.Contains(strings.ToLower(q), "checkpoint")
+		// PRAGMA x = y writes; PRAGMA x reads. A passive checkpoint runs
+		// beside the writer (SQLite's own checkpointer lock); the others
+		// wait for writers and go through the gate.
+		l := strings.ToLower(q)
+		if strings.Contains(l, "wal_checkpoint") {
+			return strings.Contains(l, "(") && !strings.Contains(l, "passive")
+		}
+		return strings.Contains(q, "=")
 	case "WITH":
 		u := strings.ToUpper(q)
 		return strings.Contains(u, "INSERT") || strings.Contains(u, "UPDATE") || strings.Contains(u, "DELETE")

@@ -145,6 +145,9 @@ func TestIsWrite(t *testing.T) {
 		"PRAGMA table_info(t)":                               false,
 		"PRAGMA user_version = 3":                            true,
 		"PRAGMA wal_checkpoint(TRUNCATE)":                    true,
+		"PRAGMA wal_checkpoint(PASSIVE)":                     false,
+		"PRAGMA wal_checkpoint":                              false,
+		"PRAGMA wal_autocheckpoint=0":                        true,
 		"VACUUM INTO 'x'":                                    true,
 	} {
 		if got := isWrite(q); got != want {

@@ -176,6 +176,9 @@ type Stats struct {
 	// Closed buckets that late points were added to.
 	RollupLateBuckets uint64
 	RollupEntries     int
+	// The WAL's pages and how many of them were in the database file at
+	// the last checkpoint (see checkpointer).
+	WALFrames, WALCheckpointed int64
 }
 
 type encodedPoint struct {
@@ -215,7 +218,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// group-commit transaction keeps the pages it changes for its own
 	// rollback, and past 64 KiB SQLite spilled them to a temporary file,
 	// a write syscall per page (8 % of the writer's CPU).
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"))
+	//
+	// No automatic checkpoints: SQLite runs them inside the commit that
+	// crosses 1,000 WAL pages, copying the pages to the database file and
+	// syncing it while every write request waits for that commit. The
+	// store's checkpointer runs them beside the writer instead.
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.PageSize(opts.PageSize), sqlitedb.Pragma("temp_store(MEMORY)"), sqlitedb.Pragma("wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, err
 	}
@@ -267,10 +275,50 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("prepare rollup merge: %w", err)
 	}
 	overwriteLogs.Store(s.id, &s.ov)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.writer()
 	go s.maintain()
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointEvery is how often the checkpointer copies the WAL into the
+// database file. At 10,000 schools a second of writes is some 500 WAL
+// pages; the WAL restarts from its beginning once it was copied whole.
+var checkpointEvery = time.Second
+
+// checkpointer runs passive WAL checkpoints on a connection of its own.
+// They take no write lock, so the writer goes on meanwhile; a reader that
+// still uses old pages holds a checkpoint back, never a write.
+func (s *Store) checkpointer() {
+	defer s.wg.Done()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		var busy, frames, copied int64
+		err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			s.log.Error("checkpoint of the point store's WAL failed; retried every second", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.log.Info("checkpoint of the point store's WAL works again")
+			failing = false
+		}
+		if err == nil {
+			s.statsMu.Lock()
+			s.stats.WALFrames, s.stats.WALCheckpointed = frames, copied
+			s.statsMu.Unlock()
+		}
+	}
 }
 
 // distrustStoredBuckets marks every bucket not rolled up yet that has
