@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -160,5 +161,28 @@ func TestOnlyGrownSinceSync(t *testing.T) {
 		if e.onlyGrownSinceSync(st, now) {
 			t.Errorf("%s: not derived again", name)
 		}
+	}
+}
+
+// TestRetiredObjectsReadByIndex: the engine's look for retired objects
+// (every 30 s) does not read the whole table.
+func TestRetiredObjectsReadByIndex(t *testing.T) {
+	db := openDB(t)
+	rows, err := db.Query(`EXPLAIN QUERY PLAN ` + retiredQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "av_objects_retired") {
+		t.Fatalf("plan %q, want a search of av_objects_retired", plan)
 	}
 }

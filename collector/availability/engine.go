@@ -327,12 +327,16 @@ func (e *Engine) reload(ctx context.Context, now time.Time) error {
 	return e.dropRetired(ctx)
 }
 
+// retiredQuery lists retired objects (by the partial index
+// av_objects_retired).
+const retiredQuery = `SELECT id FROM av_objects WHERE retired_ms>0`
+
 // dropRetired forgets objects retired through the CLI or API.
 func (e *Engine) dropRetired(ctx context.Context) error {
 	if len(e.list) == 0 {
 		return nil
 	}
-	rows, err := e.db.QueryContext(ctx, `SELECT id FROM av_objects WHERE retired_ms>0`)
+	rows, err := e.db.QueryContext(ctx, retiredQuery)
 	if err != nil {
 		return fmt.Errorf("availability: load retired objects: %w", err)
 	}
