@@ -1,8 +1,12 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
 	"math/rand"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +50,52 @@ func TestCheckpointerBoundsWAL(t *testing.T) {
 	}
 	if st.WALFrames == 0 || st.WALCheckpointed != st.WALFrames {
 		t.Fatalf("last checkpoint copied %d of %d pages, want all of some", st.WALCheckpointed, st.WALFrames)
+	}
+}
+
+// TestRollupCommitsDoNotWaitForDisk: rollup transactions (derived rows)
+// run with synchronous=NORMAL, and the write connection is back to FULL
+// for the points after them, also after a rollup cut short.
+func TestRollupCommitsDoNotWaitForDisk(t *testing.T) {
+	s, _ := openTest(t)
+	defer s.Close()
+	ctx := context.Background()
+	sync := func() int {
+		t.Helper()
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		var v int
+		if err := s.wconn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	b := 9100 * stepNS
+	var body strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&body, "cpu,host=h%d v=%d %d\n", i, i, b+int64(i)*1e9)
+	}
+	writeLines(t, s, body.String())
+	if got := sync(); got != 2 {
+		t.Fatalf("point writes with synchronous=%d, want 2 (FULL)", got)
+	}
+	var during []int
+	defer func(rows int) { rollupTxRows, afterRollupTx = rows, nil }(rollupTxRows)
+	rollupTxRows = 5
+	afterRollupTx = func(tx *sql.Tx) {
+		var v int
+		if err := tx.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&v); err != nil {
+			t.Error(err)
+		}
+		during = append(during, v)
+	}
+	if err := s.Rollup(ctx, time.Unix(0, b+stepNS)); err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 4 || slices.ContainsFunc(during, func(v int) bool { return v != 1 }) {
+		t.Fatalf("rollup transactions with synchronous %v, want 4 with 1 (NORMAL)", during)
+	}
+	if got := sync(); got != 2 {
+		t.Fatalf("point writes after a rollup with synchronous=%d, want 2 (FULL)", got)
 	}
 }

@@ -358,6 +358,9 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 			return nil
 		}
 		err := flush()
+		if err == nil && afterRollupTx != nil {
+			afterRollupTx(tx)
+		}
 		if err == nil {
 			err = tx.Commit()
 		}
@@ -399,7 +402,7 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 					}
 				}
 				var err error
-				if tx, txDone, err = s.beginWrite(ctx); err != nil {
+				if tx, txDone, err = s.beginDerivedWrite(ctx); err != nil {
 					return w, fmt.Errorf("write rollups of bucket %s: %w", bucketTime(b), err)
 				}
 				began = time.Now()
@@ -424,6 +427,9 @@ func (s *Store) writeBucket(ctx context.Context, b int64, a *bucketAcc, names []
 	}
 	return w, nil
 }
+
+// afterRollupTx, if set (by tests), runs before each rollup commit.
+var afterRollupTx func(*sql.Tx)
 
 // ApplyRetention deletes raw points and rollups older than their
 // retention, in chunks of short transactions: a day of points is
