@@ -136,9 +136,9 @@ type objState struct {
 	// last segment's end moving on (nearly every signal). The checkpoint
 	// saves that end in its site's tail row, not the object's segments.
 	grown bool
-	// resync: the evidence changed otherwise than by the last segment's
-	// end moving on since the last sync, which synced records (see
-	// onlyGrownSinceSync).
+	// resync: since the last sync (recorded in synced) the evidence
+	// changed other than by the last segment's end moving on, so the
+	// tick must derive the spans again (see onlyGrownSinceSync).
 	resync bool
 	synced struct {
 		n      int   // segments
@@ -442,8 +442,8 @@ func (e *Engine) loadObjects(ctx context.Context, now time.Time) error {
 
 // loadTails moves the end of each object's last segment on to where the
 // last checkpoint saw it (see Checkpoint). A tail applies only to the
-// segment it was taken from (the same start); the segments written in
-// the same or a later checkpoint win over it.
+// segment it was taken from (the same start), and only moves its end
+// later.
 func (e *Engine) loadTails(ctx context.Context) error {
 	rows, err := e.db.QueryContext(ctx, `SELECT site_id, tails FROM av_site_tails`)
 	if err != nil {
